@@ -1,0 +1,182 @@
+"""Pure segmenter: packets in, decisions out. No IO, no clock, no media library.
+
+The driver (``ingest.worker``) demuxes packets, asks the segmenter what to do with
+each, and carries the decision out: open a new segment, write, make the written
+fragments durable (fsync), close the segment, record a gap.
+
+Rules (see docs/design/recording.md):
+- A segment starts on a keyframe. Packets before the first keyframe of a run are
+  dropped (they cannot be decoded) and counted.
+- A segment is cut at the first keyframe at or after ``target_ticks`` of media time.
+- ``sync`` is asked for at least every ``fragment_ticks`` of media time, so a crash
+  loses at most that much of what was received.
+- A decode timestamp that goes backwards or jumps forward by more than
+  ``gap_ticks`` ends the run: the segment is closed and a gap is reported.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+from dataclasses import dataclass
+
+from vms.domain.model import GapCause
+
+logger = logging.getLogger(__name__)
+
+
+class State(enum.Enum):
+    WAIT_KEYFRAME = "wait_keyframe"
+    RECORDING = "recording"
+
+
+class Action(enum.Enum):
+    DROP = "drop"
+    """Discard the packet (no keyframe yet in this run)."""
+    START = "start"
+    """Open a new segment (and a new run if ``new_run``) and write the packet to it."""
+    CUT = "cut"
+    """Close the current segment, open the next one, write the packet to it."""
+    WRITE = "write"
+    """Write the packet to the current segment."""
+
+
+@dataclass(frozen=True, slots=True)
+class PacketMeta:
+    dts: int
+    """Decode timestamp in stream ticks."""
+    pts: int
+    keyframe: bool
+    bytes: int
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    action: Action
+    sync: bool = False
+    """After writing, make everything written so far durable."""
+    new_run: bool = False
+    """START opens a new run (first keyframe after a connect or a discontinuity)."""
+    closed: SegmentSummary | None = None
+    """The segment that this decision closes (CUT, or START after a discontinuity)."""
+    discontinuity: GapCause | None = None
+    """Set when this packet revealed a timestamp discontinuity."""
+
+
+@dataclass(frozen=True, slots=True)
+class SegmentSummary:
+    start_dts: int
+    end_dts: int
+    """Decode time just past the last frame (last dts + its estimated duration)."""
+    frames: int
+    bytes: int
+
+    @property
+    def duration_ticks(self) -> int:
+        return self.end_dts - self.start_dts
+
+
+class Segmenter:
+    def __init__(
+        self,
+        ticks_per_second: int,
+        target_s: float = 4.0,
+        fragment_s: float = 1.0,
+        gap_s: float = 1.0,
+    ) -> None:
+        if ticks_per_second <= 0:
+            raise ValueError("ticks_per_second must be positive")
+        self.ticks_per_second = ticks_per_second
+        self.target_ticks = round(target_s * ticks_per_second)
+        self.fragment_ticks = round(fragment_s * ticks_per_second)
+        self.gap_ticks = round(gap_s * ticks_per_second)
+        self.state = State.WAIT_KEYFRAME
+        self.dropped = 0
+        self._run_start_dts = 0
+        self._seg_start_dts = 0
+        self._seg_frames = 0
+        self._seg_bytes = 0
+        self._last_dts = 0
+        self._last_interval = 0
+        self._last_sync_dts = 0
+
+    # -- state -------------------------------------------------------------------------
+
+    def _set_state(self, state: State) -> None:
+        if state is not self.state:
+            logger.debug("- %s -> %s", self.state.value, state.value)
+            self.state = state
+
+    @property
+    def frame_ticks(self) -> int:
+        """Estimated duration of one frame (last decode interval)."""
+        return self._last_interval
+
+    @property
+    def run_start_dts(self) -> int:
+        return self._run_start_dts
+
+    def _summary(self) -> SegmentSummary:
+        return SegmentSummary(
+            start_dts=self._seg_start_dts,
+            end_dts=self._last_dts + self._last_interval,
+            frames=self._seg_frames,
+            bytes=self._seg_bytes,
+        )
+
+    def _open(self, pkt: PacketMeta) -> None:
+        self._seg_start_dts = pkt.dts
+        self._seg_frames = 1
+        self._seg_bytes = pkt.bytes
+        self._last_sync_dts = pkt.dts
+        self._last_dts = pkt.dts
+
+    # -- driving -----------------------------------------------------------------------
+
+    def push(self, pkt: PacketMeta) -> Decision:
+        if self.state is State.WAIT_KEYFRAME:
+            if not pkt.keyframe:
+                self.dropped += 1
+                return Decision(Action.DROP)
+            self._run_start_dts = pkt.dts
+            self._last_interval = 0
+            self._open(pkt)
+            self._set_state(State.RECORDING)
+            return Decision(Action.START, new_run=True)
+
+        delta = pkt.dts - self._last_dts
+        if delta <= 0 or delta > self.gap_ticks:
+            # Discontinuity: end the run here.
+            closed = self._summary()
+            cause = GapCause.TIMESTAMP_JUMP
+            self._set_state(State.WAIT_KEYFRAME)
+            if not pkt.keyframe:
+                self.dropped += 1
+                return Decision(Action.DROP, closed=closed, discontinuity=cause)
+            self._run_start_dts = pkt.dts
+            self._last_interval = 0
+            self._open(pkt)
+            self._set_state(State.RECORDING)
+            return Decision(Action.START, new_run=True, closed=closed, discontinuity=cause)
+
+        self._last_interval = delta
+        if pkt.keyframe and pkt.dts - self._seg_start_dts >= self.target_ticks:
+            closed = self._summary()
+            self._open(pkt)
+            return Decision(Action.CUT, closed=closed)
+
+        self._seg_frames += 1
+        self._seg_bytes += pkt.bytes
+        self._last_dts = pkt.dts
+        sync = pkt.dts - self._last_sync_dts >= self.fragment_ticks
+        if sync:
+            self._last_sync_dts = pkt.dts
+        return Decision(Action.WRITE, sync=sync)
+
+    def end(self) -> SegmentSummary | None:
+        """The connection ended: close the open segment, if any, and wait for a keyframe."""
+        if self.state is State.WAIT_KEYFRAME:
+            return None
+        closed = self._summary()
+        self._set_state(State.WAIT_KEYFRAME)
+        return closed

@@ -1,0 +1,140 @@
+"""The ``vms`` command. One program, several roles (see ARCHITECTURE.md)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+import threading
+from datetime import UTC, datetime
+from pathlib import Path
+
+from vms.errors import VmsError
+
+
+def _parse_time(text: str) -> datetime:
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(
+            f"date invalide « {text} » (format ISO 8601 attendu, ex. 2026-11-22T10:00:00+01:00)"
+        ) from err
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def _wait_for_signal() -> None:
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    stop.wait()
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="vms", description="Vidéoprotection : enregistrement et supervision")
+    p.add_argument("--config", type=Path, default=None, help="fichier de configuration TOML")
+    p.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    p.add_argument("--log-json", action="store_true", help="journaux JSON (pour un SIEM)")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    sub.add_parser("serve", help="tous les rôles dans un processus (démo : caméras simulées)")
+    sub.add_parser("ingest", help="rôle d'enregistrement seul")
+    sub.add_parser("migrate", help="applique les migrations de la base")
+    chk = sub.add_parser("check", help="vérifie les invariants du stockage")
+    chk.add_argument("--no-hash", action="store_true", help="ne relit pas les empreintes")
+    sub.add_parser("purge", help="une passe de destruction des enregistrements expirés")
+    sub.add_parser("repair", help="une passe de réparation des répliques")
+
+    sim = sub.add_parser("sim", help="caméras RTSP simulées")
+    sim.add_argument("--cameras", type=int, default=4, help="caméras « boucle » (sans encodage)")
+    sim.add_argument("--counter-cameras", type=int, default=0, help="caméras à compteur encodé")
+    sim.add_argument("--port", type=int, default=8554)
+
+    keys = sub.add_parser("keys", help="clés de chiffrement (EVD-06)")
+    keys_sub = keys.add_subparsers(dest="keys_command", required=True)
+    exp = keys_sub.add_parser("export", help="remet les clés d'une commune à l'autorité")
+    exp.add_argument("--tenant", required=True)
+
+    hold = sub.add_parser("hold", help="conservations judiciaires (réquisitions)")
+    hold_sub = hold.add_subparsers(dest="hold_command", required=True)
+    add = hold_sub.add_parser("add", help="place des enregistrements sous conservation judiciaire")
+    add.add_argument("--reference", required=True, help="numéro de PV ou de réquisition")
+    add.add_argument("--procedure", default="requisition",
+                     choices=["flagrant_delit", "enquete_preliminaire", "information_judiciaire",
+                              "requisition"])
+    add.add_argument("--cameras", required=True, help="identifiants séparés par des virgules")
+    add.add_argument("--from", dest="start", required=True, type=_parse_time)
+    add.add_argument("--to", dest="end", required=True, type=_parse_time)
+    add.add_argument("--expires", type=_parse_time, default=None)
+    add.add_argument("--by", dest="requested_by", default="", help="officier requérant")
+    hold_sub.add_parser("list", help="liste les conservations actives")
+    rel = hold_sub.add_parser("release", help="lève une conservation")
+    rel.add_argument("id", type=int)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    from vms.logs import setup_logging
+
+    setup_logging(args.log_level, json_lines=args.log_json)
+    log = logging.getLogger("vms")
+    try:
+        if args.command == "sim":
+            from vms.sim.launcher import main as sim_main
+
+            return sim_main(
+                ["--cameras", str(args.cameras), "--counter-cameras", str(args.counter_cameras),
+                 "--port", str(args.port)]
+            )
+        from vms.app import App
+        from vms.config import load_config
+
+        app = App(load_config(args.config), args.config)
+        with app:
+            return _dispatch(app, args)
+    except VmsError as err:
+        print(f"erreur : {err.message}", file=sys.stderr)
+        if err.detail:
+            log.debug("detail: %s", err.detail)
+        return 2
+
+
+def _dispatch(app: object, args: argparse.Namespace) -> int:
+    from vms.app import App
+
+    assert isinstance(app, App)
+    if args.command == "serve":
+        app.serve()
+        _wait_for_signal()
+        return 0
+    if args.command == "ingest":
+        app.start_ingest()
+        _wait_for_signal()
+        return 0
+    if args.command == "migrate":
+        app.database()
+        print("migrations appliquées")
+        return 0
+    if args.command == "check":
+        report = app.check(verify_hash=not args.no_hash)
+        print(report.text())
+        return 0 if report.ok else 1
+    if args.command == "purge":
+        print(app.purger().run_once().text())
+        return 0
+    if args.command == "repair":
+        print(app.repairer().run_once().text())
+        return 0
+    if args.command == "keys":
+        import json
+
+        print(json.dumps(app.export_keys(args.tenant), indent=2))
+        return 0
+    if args.command == "hold":
+        return app.hold_command(args)
+    raise AssertionError(args.command)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,273 @@
+"""Configuration: a TOML file validated by pydantic models.
+
+Every field has bounds and a description; unknown keys are refused. Validation does
+no IO. Secrets never have defaults: they are read from environment variables named
+in the config. Errors reach the user in French, naming the field.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from vms.domain.retention import (
+    LEGAL_MAX_RETENTION_DAYS,
+    MIN_RETENTION_DAYS,
+    validate_retention_days,
+)
+from vms.errors import VmsError, invalid
+from vms.messages import msg
+
+Identifier = Annotated[
+    str,
+    Field(min_length=1, max_length=64, pattern=r"^[a-z0-9][a-z0-9_-]*$"),
+]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DatabaseConfig(_Model):
+    dsn: str = Field(
+        "",
+        description="PostgreSQL DSN. Empty: start the embedded PostgreSQL under data_dir/pg.",
+        max_length=2000,
+    )
+    pool_min: int = Field(1, ge=1, le=100, description="Connections kept open in the pool.")
+    pool_max: int = Field(8, ge=1, le=500, description="Upper bound of pooled connections.")
+
+
+class ReplicaConfig(_Model):
+    name: Identifier = Field(description="Replica name as stored in the segment index.")
+    kind: Literal["fs", "s3"] = Field(description="'fs': local directory; 's3': S3 bucket.")
+    path: str = Field("", max_length=4096, description="Directory for an 'fs' replica.")
+    endpoint: str = Field("", max_length=512, description="host:port of an 's3' replica.")
+    bucket: str = Field("", max_length=63, description="Bucket of an 's3' replica.")
+    secure: bool = Field(True, description="Use HTTPS for an 's3' replica.")
+    access_key_env: str = Field(
+        "", max_length=128, description="Environment variable holding the S3 access key."
+    )
+    secret_key_env: str = Field(
+        "", max_length=128, description="Environment variable holding the S3 secret key."
+    )
+    region: str = Field("", max_length=64, description="S3 region, if the server needs one.")
+
+    @model_validator(mode="after")
+    def _kind_fields(self) -> ReplicaConfig:
+        if self.kind == "fs" and not self.path:
+            raise ValueError("« path » est obligatoire pour une réplique de type fs")
+        if self.kind == "s3" and not (self.endpoint and self.bucket):
+            raise ValueError("« endpoint » et « bucket » sont obligatoires pour une réplique s3")
+        if self.kind == "s3" and not (self.access_key_env and self.secret_key_env):
+            raise ValueError(
+                "« access_key_env » et « secret_key_env » sont obligatoires pour une réplique s3"
+            )
+        return self
+
+
+class StorageConfig(_Model):
+    spool_dir: str = Field(
+        "", max_length=4096, description="Write-ahead directory. Empty: data_dir/spool."
+    )
+    replicas: list[ReplicaConfig] = Field(
+        default_factory=list,
+        max_length=4,
+        description="Segment replicas (two data centres). Empty: two fs replicas under data_dir.",
+    )
+    repair_interval_s: float = Field(
+        30.0, ge=1, le=3600, description="Seconds between replica repair passes."
+    )
+
+    @field_validator("replicas")
+    @classmethod
+    def _unique_names(cls, v: list[ReplicaConfig]) -> list[ReplicaConfig]:
+        names = [r.name for r in v]
+        if len(set(names)) != len(names):
+            raise ValueError("noms de répliques en double")
+        return v
+
+
+class EncryptionConfig(_Model):
+    enabled: bool = Field(False, description="Encrypt segments at rest (AES-256-GCM, EVD-06).")
+    master_key_env: str = Field(
+        "VMS_MASTER_KEY",
+        max_length=128,
+        description="Environment variable holding the base64 32-byte master key.",
+    )
+    master_key_file: str = Field(
+        "", max_length=4096, description="File holding the base64 master key (mode 0600)."
+    )
+
+
+class IngestConfig(_Model):
+    segment_duration_s: float = Field(
+        4.0, ge=1, le=60, description="Target segment length; cuts happen on keyframes."
+    )
+    fragment_interval_s: float = Field(
+        1.0, ge=0.2, le=5, description="Longest media time kept in memory before fsync."
+    )
+    rtsp_transport: Literal["tcp", "udp"] = Field("tcp", description="RTSP lower transport.")
+    connect_timeout_s: float = Field(5.0, ge=0.5, le=60, description="RTSP connect timeout.")
+    stall_timeout_s: float = Field(
+        3.0, ge=0.5, le=60, description="No data for this long counts as a stall."
+    )
+    reconnect_initial_s: float = Field(
+        0.1, ge=0.01, le=10, description="First reconnect delay (exponential backoff)."
+    )
+    reconnect_max_s: float = Field(
+        1.0, ge=0.1, le=120, description="Backoff cap; jitter stays under this cap."
+    )
+    gap_threshold_s: float = Field(
+        1.0, ge=0.1, le=30, description="A timestamp jump longer than this is a gap."
+    )
+    health_interval_s: float = Field(
+        10.0, ge=1, le=3600, description="Window of one stream-health sample."
+    )
+
+
+class RetentionConfig(_Model):
+    default_days: int = Field(
+        15,
+        ge=MIN_RETENTION_DAYS,
+        le=LEGAL_MAX_RETENTION_DAYS,
+        description="Retention of cameras that set none (CSI L252-5: 30 days at most).",
+    )
+    purge_interval_s: float = Field(60.0, ge=1, le=86400, description="Seconds between purges.")
+
+
+class StreamConfig(_Model):
+    name: Identifier = Field(description="Stream name, e.g. 'main' or 'sub'.")
+    url: str = Field(min_length=8, max_length=2000, description="rtsp:// URL without password.")
+    record: bool = Field(True, description="Record this stream.")
+    username: str = Field("", max_length=128, description="RTSP user, if the camera needs one.")
+    password_env: str = Field(
+        "", max_length=128, description="Environment variable holding the RTSP password."
+    )
+
+    @field_validator("url")
+    @classmethod
+    def _rtsp(cls, v: str) -> str:
+        if not v.startswith(("rtsp://", "rtsps://")):
+            raise ValueError("une URL rtsp:// ou rtsps:// est attendue")
+        return v
+
+
+class CameraConfig(_Model):
+    id: Identifier = Field(description="Stable camera identifier.")
+    tenant: Identifier = Field(description="Commune (tenant) owning the camera.")
+    name: str = Field(min_length=1, max_length=200, description="Display name.")
+    retention_days: int | None = Field(
+        None, description="Retention in days (30 at most). Empty: retention.default_days."
+    )
+    streams: list[StreamConfig] = Field(min_length=1, max_length=4, description="RTSP streams.")
+
+    @field_validator("retention_days")
+    @classmethod
+    def _retention(cls, v: int | None) -> int | None:
+        if v is not None:
+            try:
+                validate_retention_days(v)
+            except VmsError as err:
+                raise ValueError(err.message) from err
+        return v
+
+
+class SimConfig(_Model):
+    cameras: int = Field(4, ge=0, le=256, description="Simulated cameras for the demo.")
+    port: int = Field(8554, ge=1024, le=65535, description="RTSP port of the simulator.")
+
+
+class Config(_Model):
+    data_dir: str = Field("var", max_length=4096, description="Root of local state.")
+    database: DatabaseConfig = Field(default_factory=DatabaseConfig)  # type: ignore[arg-type]
+    storage: StorageConfig = Field(default_factory=StorageConfig)  # type: ignore[arg-type]
+    encryption: EncryptionConfig = Field(default_factory=EncryptionConfig)  # type: ignore[arg-type]
+    ingest: IngestConfig = Field(default_factory=IngestConfig)  # type: ignore[arg-type]
+    retention: RetentionConfig = Field(default_factory=RetentionConfig)  # type: ignore[arg-type]
+    sim: SimConfig | None = Field(None, description="Simulated cameras (demo only).")
+    cameras: list[CameraConfig] = Field(default_factory=list, max_length=10_000)
+
+    @field_validator("cameras")
+    @classmethod
+    def _unique_cameras(cls, v: list[CameraConfig]) -> list[CameraConfig]:
+        ids = [c.id for c in v]
+        if len(set(ids)) != len(ids):
+            raise ValueError("identifiants de caméra en double")
+        return v
+
+    def retention_for(self, camera: CameraConfig) -> int:
+        return camera.retention_days or self.retention.default_days
+
+
+def _field_path(loc: tuple[int | str, ...]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "(racine)"
+
+
+_PYDANTIC_FR = {
+    "extra_forbidden": "champ inconnu",
+    "missing": "champ obligatoire manquant",
+    "greater_than_equal": "doit être supérieur ou égal à {ge}",
+    "less_than_equal": "doit être inférieur ou égal à {le}",
+    "string_pattern_mismatch": "format invalide (minuscules, chiffres, - et _)",
+    "string_too_short": "trop court",
+    "string_too_long": "trop long",
+    "int_parsing": "nombre entier attendu",
+    "int_type": "nombre entier attendu",
+    "float_parsing": "nombre attendu",
+    "bool_parsing": "booléen attendu (true ou false)",
+    "literal_error": "valeur non permise, attendu : {expected}",
+    "too_short": "liste trop courte",
+    "too_long": "liste trop longue",
+}
+
+
+def _french(err: dict[str, object]) -> str:
+    kind = str(err.get("type", ""))
+    ctx = err.get("ctx")
+    ctx = ctx if isinstance(ctx, dict) else {}
+    if kind == "value_error":
+        original = ctx.get("error")
+        return str(original) if original is not None else str(err.get("msg", ""))
+    template = _PYDANTIC_FR.get(kind)
+    if template is None:
+        return str(err.get("msg", kind))
+    try:
+        return template.format(**ctx)
+    except (KeyError, IndexError):
+        return template
+
+
+def parse_config(data: dict[str, object], source: str = "<config>") -> Config:
+    """Validate a parsed TOML document. Raises VmsError(INVALID_ARGUMENT) in French."""
+    try:
+        return Config.model_validate(data)
+    except ValidationError as err:
+        first = err.errors()[0]
+        field = _field_path(tuple(first["loc"]))
+        raise invalid(
+            msg("config.field_invalid", field=field, error=_french(dict(first))),
+            detail=f"{source}: {err.error_count()} error(s)",
+        ) from err
+
+
+def load_config(path: Path | None) -> Config:
+    """Read and validate the TOML config at ``path`` (None: embedded defaults)."""
+    if path is None:
+        return parse_config({"sim": {}}, "<défauts>")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError as err:
+        raise invalid(msg("config.file_missing", path=path)) from err
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as err:
+        line = getattr(err, "lineno", "?")
+        raise invalid(msg("config.toml_invalid", path=path, line=line, error=err)) from err
+    return parse_config(data, str(path))

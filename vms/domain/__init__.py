@@ -1,0 +1,1 @@
+"""Pure domain: no IO library may be imported here (import-linter contract)."""
