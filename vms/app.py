@@ -1,0 +1,236 @@
+"""Composition root: builds adapters from the config and wires the roles.
+Nothing is constructed at import time."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import threading
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from vms.config import Config
+from vms.domain.clock import SystemClock
+from vms.domain.ports import BlobStore, CameraRow
+
+logger = logging.getLogger(__name__)
+
+
+class App:
+    def __init__(self, config: Config, config_path: Path | None = None) -> None:
+        self.config = config
+        base = config_path.parent if config_path is not None else Path.cwd()
+        data = Path(config.data_dir)
+        self.data_dir = data if data.is_absolute() else (base / data).resolve()
+        self.clock = SystemClock()
+        self._pg: Any = None
+        self._pool: Any = None
+        self._index: Any = None
+        self._stores: list[BlobStore] | None = None
+        self._sim: Any = None
+        self._ingest: Any = None
+        self._maintenance: list[threading.Thread] = []
+        self._stop = threading.Event()
+
+    # -- context -------------------------------------------------------------------
+
+    def __enter__(self) -> App:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._stop.set()
+        if self._ingest is not None:
+            self._ingest.stop()
+            self._ingest = None
+        for t in self._maintenance:
+            t.join(10)
+        if self._sim is not None:
+            self._sim.stop()
+            self._sim = None
+        if self._pool is not None:
+            self._pool.close()
+            self._pool = None
+        if self._pg is not None:
+            self._pg.stop()
+            self._pg = None
+
+    # -- adapters ------------------------------------------------------------------
+
+    def database(self) -> Any:
+        """The connection pool, migrated. Starts the embedded PostgreSQL if no DSN."""
+        if self._pool is None:
+            from vms.db.migrate import migrate
+            from vms.db.pool import open_pool
+
+            dsn = self.config.database.dsn
+            if not dsn:
+                from vms.db.embedded import EmbeddedPostgres
+
+                self._pg = EmbeddedPostgres(self.data_dir / "pg")
+                dsn = self._pg.start()
+            self._pool = open_pool(dsn, self.config.database.pool_min,
+                                   self.config.database.pool_max)
+            with self._pool.connection() as conn:
+                migrate(conn)
+        return self._pool
+
+    def index(self) -> Any:
+        if self._index is None:
+            from vms.db.index import PgSegmentIndex
+
+            self._index = PgSegmentIndex(self.database())
+        return self._index
+
+    def stores(self) -> list[BlobStore]:
+        if self._stores is None:
+            from vms.storage.factory import build_replicas
+
+            self._stores = build_replicas(self.config, self.data_dir)
+        return self._stores
+
+    def sealer(self) -> Any:
+        if not self.config.encryption.enabled:
+            return None
+        from vms.storage.crypto import Keyring
+
+        keyring = Keyring.from_config(self.config.encryption, self.database())
+        return keyring.encrypt
+
+    @property
+    def spool_dir(self) -> Path:
+        s = self.config.storage.spool_dir
+        return Path(s) if s else self.data_dir / "spool"
+
+    # -- roles ---------------------------------------------------------------------
+
+    def _camera_targets(self, sim_urls: list[dict[str, str]] | None) -> list[Any]:
+        from ingest.recorder import StreamTarget
+
+        targets: list[StreamTarget] = []
+        index = self.index()
+        for cam in self.config.cameras:
+            index.upsert_camera(CameraRow(cam.id, cam.tenant, cam.name,
+                                          self.config.retention_for(cam)))
+            for s in cam.streams:
+                if s.record:
+                    targets.append(StreamTarget(cam.id, cam.tenant, s.name, _with_password(s)))
+        for i, urls in enumerate(sim_urls or []):
+            cam_id = f"sim-{i:02d}"
+            tenant = "commune-a" if i % 2 == 0 else "commune-b"
+            index.upsert_camera(CameraRow(cam_id, tenant, f"Caméra simulée {i}",
+                                          self.config.retention.default_days))
+            targets.append(StreamTarget(cam_id, tenant, "main", urls["main"]))
+        return targets
+
+    def start_ingest(self, sim_urls: list[dict[str, str]] | None = None) -> Any:
+        from ingest.committer import Committer
+        from ingest.service import IngestService
+
+        committer = Committer(self.index(), self.stores(), self.clock, self.sealer())
+        self._ingest = IngestService(
+            self._camera_targets(sim_urls), self.config.ingest, self.spool_dir, self.index(),
+            committer, self.clock,
+        )
+        self._ingest.start()
+        return self._ingest
+
+    def serve(self) -> None:
+        """Every role in one process tree: simulated cameras (demo), ingest, maintenance."""
+        sim_urls: list[dict[str, str]] = []
+        if self.config.sim is not None and self.config.sim.cameras > 0:
+            from vms.sim.launcher import SimCameras
+
+            self._sim = SimCameras(loop_cameras=self.config.sim.cameras, counter_cameras=0,
+                                   port=self.config.sim.port,
+                                   footage_dir=self.data_dir / "footage")
+            self._sim.start()
+            sim_urls = [self._sim.urls(i) for i in range(self.config.sim.cameras)]
+        self.start_ingest(sim_urls)
+        self._every(self.config.retention.purge_interval_s, lambda: self.purger().run_once())
+        self._every(self.config.storage.repair_interval_s, lambda: self.repairer().run_once())
+        logger.info("serving; data in %s", self.data_dir)
+
+    def _every(self, seconds: float, job: Any) -> None:
+        def loop() -> None:
+            while not self._stop.wait(seconds):
+                try:
+                    job()
+                except Exception:
+                    logger.exception("maintenance job failed")
+
+        t = threading.Thread(target=loop, daemon=True, name="maintenance")
+        t.start()
+        self._maintenance.append(t)
+
+    # -- operations ----------------------------------------------------------------
+
+    def purger(self) -> Any:
+        from vms.storage.purge import Purger
+
+        return Purger(self.index(), self.stores(), self.clock)
+
+    def repairer(self) -> Any:
+        from vms.storage.repair import Repairer
+
+        return Repairer(self.index(), self.stores())
+
+    def check(self, verify_hash: bool = True) -> Any:
+        from vms.storage.check import check
+
+        return check(self.index(), self.stores(), self.clock.now(), spool_dir=self.spool_dir,
+                     verify_hash=verify_hash)
+
+    def export_keys(self, tenant: str) -> dict[str, Any]:
+        from vms.storage.crypto import Keyring
+
+        keyring = Keyring.from_config(self.config.encryption, self.database())
+        return keyring.export_keys(tenant)
+
+    def hold_command(self, args: argparse.Namespace) -> int:
+        from vms.domain.model import LegalHold
+
+        index = self.index()
+        if args.hold_command == "add":
+            hold = LegalHold(
+                reference=args.reference,
+                camera_ids=tuple(c.strip() for c in args.cameras.split(",") if c.strip()),
+                start_at=args.start,
+                end_at=args.end,
+                expires_at=args.expires,
+                procedure=args.procedure,
+                requested_by=args.requested_by,
+            )
+            print(f"conservation judiciaire n° {index.add_hold(hold)} enregistrée")
+            return 0
+        if args.hold_command == "list":
+            for h in index.holds(self.clock.now()):
+                print(f"{h.id}\t{h.reference}\t{','.join(h.camera_ids)}\t{h.start_at} → {h.end_at}"
+                      f"\texpire {h.expires_at or '-'}")
+            return 0
+        index.release_hold(args.id, "cli")
+        print(f"conservation n° {args.id} levée")
+        return 0
+
+
+def _with_password(stream: Any) -> str:
+    """Insert the RTSP credentials from the environment into the URL (never logged)."""
+    import os
+    from urllib.parse import quote, urlsplit, urlunsplit
+
+    if not stream.username:
+        return str(stream.url)
+    password = os.environ.get(stream.password_env, "") if stream.password_env else ""
+    parts = urlsplit(stream.url)
+    netloc = f"{quote(stream.username)}:{quote(password)}@{parts.hostname}"
+    if parts.port:
+        netloc += f":{parts.port}"
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
