@@ -129,6 +129,12 @@ class Committer:
                 logger.warning("commit of %s failed (%s), retrying", type(event).__name__, err)
                 self._stop.wait(delay)
                 delay = min(delay * 2, 30.0)
+            except Exception:
+                # A bug or a refused row: retrying will not help. The spool keeps the
+                # segment file, which start-up recovery commits again.
+                self.failures += 1
+                logger.exception("commit of %s failed permanently", type(event).__name__)
+                return
 
     def handle(self, event: Event) -> None:
         if isinstance(event, ClosedSegment):

@@ -124,8 +124,9 @@ class StreamRecorder:
             "rtsp_transport": self.config.rtsp_transport,
             "rtsp_flags": "prefer_tcp" if self.config.rtsp_transport == "tcp" else "",
             "fflags": "nobuffer",
-            "analyzeduration": "1000000",
-            "probesize": "1000000",
+            # parameter sets come in the SDP: probe little, so a reconnect is quick
+            "analyzeduration": "200000",
+            "probesize": "200000",
         }
         options = {k: v for k, v in options.items() if v}
         timeouts = (self.config.connect_timeout_s, self.config.stall_timeout_s)

@@ -99,6 +99,8 @@ class SimCameras:
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait(5)
+        if proc.stdout is not None:
+            proc.stdout.close()
 
     def __enter__(self) -> SimCameras:
         self.start()

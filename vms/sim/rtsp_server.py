@@ -40,18 +40,40 @@ APPSRC_LAUNCH = (
 )
 
 
+def is_keyframe(au: bytes) -> bool:
+    i = au.find(b"\x00\x00\x01")
+    while 0 <= i < len(au) - 3:
+        if au[i + 3] & 0x1F == 5:
+            return True
+        i = au.find(b"\x00\x00\x01", i + 3)
+    return False
+
+
 class Outlet:
-    """The appsrc elements currently fed for one mount (one per prepared media)."""
+    """The appsrc elements currently fed for one mount (one per prepared media).
+
+    A new media is primed with the last keyframe (without its counter SEI), so the
+    server can answer DESCRIBE at once, like a camera, instead of waiting for the next
+    keyframe to learn the parameter sets. Data pushed before PLAY reaches no client."""
 
     def __init__(self) -> None:
         self.sources: list[Gst.Element] = []
         self.lock = threading.Lock()
+        self.last_keyframe: bytes | None = None
 
-    def push(self, data: bytes) -> None:
+    def push(self, data: bytes, clean: bytes | None = None) -> None:
+        if is_keyframe(data):
+            self.last_keyframe = clean if clean is not None else data
         with self.lock:
             sources = list(self.sources)
         for src in sources:
             src.emit("push-buffer", Gst.Buffer.new_wrapped(data))
+
+    def attach(self, src: Gst.Element) -> None:
+        with self.lock:
+            self.sources.append(src)
+        if self.last_keyframe is not None:
+            src.emit("push-buffer", Gst.Buffer.new_wrapped(self.last_keyframe))
 
 
 def make_factory(outlet: Outlet) -> GstRtspServer.RTSPMediaFactory:
@@ -62,8 +84,7 @@ def make_factory(outlet: Outlet) -> GstRtspServer.RTSPMediaFactory:
 
     def on_configure(_factory: object, media: GstRtspServer.RTSPMedia) -> None:
         src = media.get_element().get_by_name("src")
-        with outlet.lock:
-            outlet.sources.append(src)
+        outlet.attach(src)
 
         def on_unprepared(_media: object) -> None:
             with outlet.lock:
@@ -154,7 +175,7 @@ class CounterCamera:
             counter = self.sub_counter
             self.sub_counter += 1
         self.outlets[stream].push(
-            insert_before_first_slice(data, build_counter_sei(counter, wall_us))
+            insert_before_first_slice(data, build_counter_sei(counter, wall_us)), clean=data
         )
         return Gst.FlowReturn.OK
 
