@@ -35,6 +35,6 @@ MESSAGES: dict[str, str] = {
 }
 
 
-def msg(key: str, **fields: object) -> str:
-    """Return the French message ``key`` formatted with ``fields``."""
-    return MESSAGES[key].format(**fields)
+def msg(message_id: str, /, **fields: object) -> str:
+    """Return the French message ``message_id`` formatted with ``fields``."""
+    return MESSAGES[message_id].format(**fields)

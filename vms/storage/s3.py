@@ -45,7 +45,7 @@ class S3BlobStore:
         )  # fmt: skip
         self._bucket_ready = False
 
-    def _fail(self, err: Exception, key: str = "") -> Exception:
+    def _fail(self, err: Exception, key: str = "") -> Exception:  # noqa: D401
         return unavailable(msg("storage.replica_unavailable", name=self.name), f"{key}: {err}")
 
     def _ensure_bucket(self) -> None:
@@ -54,7 +54,7 @@ class S3BlobStore:
         try:
             if not self.client.bucket_exists(self.bucket):
                 self.client.make_bucket(self.bucket)
-        except (MinioException, urllib3.exceptions.HTTPError, OSError) as err:
+        except (MinioException, urllib3.exceptions.HTTPError, OSError, ValueError) as err:
             raise self._fail(err) from err
         self._bucket_ready = True
 
@@ -62,14 +62,14 @@ class S3BlobStore:
         self._ensure_bucket()
         try:
             self.client.put_object(self.bucket, validate_key(key), io.BytesIO(data), len(data))
-        except (MinioException, urllib3.exceptions.HTTPError, OSError) as err:
+        except (MinioException, urllib3.exceptions.HTTPError, OSError, ValueError) as err:
             raise self._fail(err, key) from err
 
     def put_file(self, key: str, path: Path) -> None:
         self._ensure_bucket()
         try:
             self.client.fput_object(self.bucket, validate_key(key), str(path))
-        except (MinioException, urllib3.exceptions.HTTPError, OSError) as err:
+        except (MinioException, urllib3.exceptions.HTTPError, OSError, ValueError) as err:
             raise self._fail(err, key) from err
 
     def get(self, key: str) -> bytes:
@@ -85,7 +85,7 @@ class S3BlobStore:
             if err.code in ("NoSuchKey", "NoSuchObject"):
                 raise not_found(msg("storage.object_missing", name=self.name, key=key)) from err
             raise self._fail(err, key) from err
-        except (MinioException, urllib3.exceptions.HTTPError, OSError) as err:
+        except (MinioException, urllib3.exceptions.HTTPError, OSError, ValueError) as err:
             raise self._fail(err, key) from err
 
     def stat(self, key: str) -> BlobInfo | None:
@@ -96,7 +96,7 @@ class S3BlobStore:
             if err.code in ("NoSuchKey", "NoSuchObject", "NotFound"):
                 return None
             raise self._fail(err, key) from err
-        except (MinioException, urllib3.exceptions.HTTPError, OSError) as err:
+        except (MinioException, urllib3.exceptions.HTTPError, OSError, ValueError) as err:
             raise self._fail(err, key) from err
         return BlobInfo(key, int(st.size or 0))
 
@@ -108,7 +108,7 @@ class S3BlobStore:
             if err.code in ("NoSuchKey", "NoSuchObject"):
                 return
             raise self._fail(err, key) from err
-        except (MinioException, urllib3.exceptions.HTTPError, OSError) as err:
+        except (MinioException, urllib3.exceptions.HTTPError, OSError, ValueError) as err:
             raise self._fail(err, key) from err
 
     def list(self, prefix: str = "") -> Iterator[BlobInfo]:
@@ -117,12 +117,12 @@ class S3BlobStore:
             for obj in self.client.list_objects(self.bucket, prefix=prefix, recursive=True):
                 if obj.object_name is not None:
                     yield BlobInfo(obj.object_name, int(obj.size or 0))
-        except (MinioException, urllib3.exceptions.HTTPError, OSError) as err:
+        except (MinioException, urllib3.exceptions.HTTPError, OSError, ValueError) as err:
             raise self._fail(err) from err
 
     def healthy(self) -> bool:
         try:
             self.client.bucket_exists(self.bucket)
             return True
-        except (MinioException, urllib3.exceptions.HTTPError, OSError):
+        except (MinioException, urllib3.exceptions.HTTPError, OSError, ValueError):
             return False
