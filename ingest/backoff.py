@@ -21,7 +21,7 @@ class Backoff:
     def next_delay(self) -> float:
         base = min(self.max_s, self.initial_s * (2 ** min(self.attempts, 30)))
         self.attempts += 1
-        return base / 2 + self._rng.random() * base / 2
+        return float(base / 2 + self._rng.random() * base / 2)
 
     def reset(self) -> None:
         self.attempts = 0

@@ -192,4 +192,3 @@ class Committer:
         remove(seg)
         self.committed += 1
         return segment_id
-

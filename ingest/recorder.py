@@ -100,8 +100,13 @@ class StreamRecorder:
 
     def _set_state(self, state: ConnState) -> None:
         if state is not self.state:
-            logger.info("%s/%s: - %s -> %s", self.target.camera_id, self.target.stream,
-                        self.state.value, state.value)
+            logger.info(
+                "%s/%s: - %s -> %s",
+                self.target.camera_id,
+                self.target.stream,
+                self.state.value,
+                state.value,
+            )
             self.state = state
 
     # -- loop ----------------------------------------------------------------------
@@ -114,8 +119,13 @@ class StreamRecorder:
                 break
             self._set_state(ConnState.BACKOFF)
             delay = self.backoff.next_delay()
-            logger.info("%s/%s: %s, reconnect in %.2f s", self.target.camera_id,
-                        self.target.stream, cause.value, delay)
+            logger.info(
+                "%s/%s: %s, reconnect in %.2f s",
+                self.target.camera_id,
+                self.target.stream,
+                cause.value,
+                delay,
+            )
             self._stop.wait(delay)
         self._set_state(ConnState.STOPPED)
 
@@ -176,8 +186,9 @@ class StreamRecorder:
                 received = True
                 if packet.pts is None:
                     packet.pts = packet.dts
-                d = segmenter.push(PacketMeta(packet.dts, packet.pts, packet.is_keyframe,
-                                              packet.size))
+                d = segmenter.push(
+                    PacketMeta(packet.dts, packet.pts, packet.is_keyframe, packet.size)
+                )
                 if d.closed is not None and seg is not None:
                     self._close_segment(seg, d.closed, tps)
                     seg = None
@@ -203,8 +214,7 @@ class StreamRecorder:
                         run_id=run_id,
                         start_at=run_wall0 + offset,
                         run_start_at=run_wall0,
-                        media_start_90k=(packet.dts - run_dts0)
-                        * TICKS_PER_SECOND // tps,
+                        media_start_90k=(packet.dts - run_dts0) * TICKS_PER_SECOND // tps,
                         codec=ctx.name,
                         width=ctx.width,
                         height=ctx.height,
@@ -255,8 +265,7 @@ class StreamRecorder:
         try:
             closed = seg.close(summary.frames, summary.duration_ticks * TICKS_PER_SECOND // tps)
         except (av.FFmpegError, OSError) as err:
-            logger.error("%s: could not close segment %s: %s", seg.meta.camera_id, seg.partial,
-                         err)
+            logger.error("%s: could not close segment %s: %s", seg.meta.camera_id, seg.partial, err)
             seg.abort()
             return
         self.committer.put(closed)

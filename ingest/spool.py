@@ -195,7 +195,10 @@ def recover(spool_dir: Path) -> list[ClosedSegment]:
                     f.flush()
                     os.fsync(f.fileno())
                 logger.info(
-                    "%s: recovered %s, %d torn bytes cut", meta.camera_id, partial, parsed.torn_bytes
+                    "%s: recovered %s, %d torn bytes cut",
+                    meta.camera_id,
+                    partial,
+                    parsed.torn_bytes,
                 )
             os.replace(partial, final)
         if not final.exists():

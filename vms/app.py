@@ -10,7 +10,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from vms.config import Config
+from vms.config import Config, StreamConfig
 from vms.domain.clock import SystemClock
 from vms.domain.ports import BlobStore, CameraRow
 
@@ -77,8 +77,9 @@ class App:
 
                 self._pg = EmbeddedPostgres(self.data_dir / "pg")
                 dsn = self._pg.start()
-            self._pool = open_pool(dsn, self.config.database.pool_min,
-                                   self.config.database.pool_max)
+            self._pool = open_pool(
+                dsn, self.config.database.pool_min, self.config.database.pool_max
+            )
             with self._pool.connection() as conn:
                 migrate(conn)
         return self._pool
@@ -118,16 +119,18 @@ class App:
         targets: list[StreamTarget] = []
         index = self.index()
         for cam in self.config.cameras:
-            index.upsert_camera(CameraRow(cam.id, cam.tenant, cam.name,
-                                          self.config.retention_for(cam)))
+            index.upsert_camera(
+                CameraRow(cam.id, cam.tenant, cam.name, self.config.retention_for(cam))
+            )
             for s in cam.streams:
                 if s.record:
                     targets.append(StreamTarget(cam.id, cam.tenant, s.name, _with_password(s)))
         for i, urls in enumerate(sim_urls or []):
             cam_id = f"sim-{i:02d}"
             tenant = "commune-a" if i % 2 == 0 else "commune-b"
-            index.upsert_camera(CameraRow(cam_id, tenant, f"Caméra simulée {i}",
-                                          self.config.retention.default_days))
+            index.upsert_camera(
+                CameraRow(cam_id, tenant, f"Caméra simulée {i}", self.config.retention.default_days)
+            )
             targets.append(StreamTarget(cam_id, tenant, "main", urls["main"]))
         return targets
 
@@ -137,8 +140,12 @@ class App:
 
         committer = Committer(self.index(), self.stores(), self.clock, self.sealer())
         self._ingest = IngestService(
-            self._camera_targets(sim_urls), self.config.ingest, self.spool_dir, self.index(),
-            committer, self.clock,
+            self._camera_targets(sim_urls),
+            self.config.ingest,
+            self.spool_dir,
+            self.index(),
+            committer,
+            self.clock,
         )
         self._ingest.start()
         return self._ingest
@@ -149,9 +156,12 @@ class App:
         if self.config.sim is not None and self.config.sim.cameras > 0:
             from vms.sim.launcher import SimCameras
 
-            self._sim = SimCameras(loop_cameras=self.config.sim.cameras, counter_cameras=0,
-                                   port=self.config.sim.port,
-                                   footage_dir=self.data_dir / "footage")
+            self._sim = SimCameras(
+                loop_cameras=self.config.sim.cameras,
+                counter_cameras=0,
+                port=self.config.sim.port,
+                footage_dir=self.data_dir / "footage",
+            )
             self._sim.start()
             sim_urls = [self._sim.urls(i) for i in range(self.config.sim.cameras)]
         self.start_ingest(sim_urls)
@@ -186,8 +196,13 @@ class App:
     def check(self, verify_hash: bool = True) -> Any:
         from vms.storage.check import check
 
-        return check(self.index(), self.stores(), self.clock.now(), spool_dir=self.spool_dir,
-                     verify_hash=verify_hash)
+        return check(
+            self.index(),
+            self.stores(),
+            self.clock.now(),
+            spool_dir=self.spool_dir,
+            verify_hash=verify_hash,
+        )
 
     def export_keys(self, tenant: str) -> dict[str, Any]:
         from vms.storage.crypto import Keyring
@@ -213,15 +228,17 @@ class App:
             return 0
         if args.hold_command == "list":
             for h in index.holds(self.clock.now()):
-                print(f"{h.id}\t{h.reference}\t{','.join(h.camera_ids)}\t{h.start_at} → {h.end_at}"
-                      f"\texpire {h.expires_at or '-'}")
+                print(
+                    f"{h.id}\t{h.reference}\t{','.join(h.camera_ids)}\t{h.start_at} → {h.end_at}"
+                    f"\texpire {h.expires_at or '-'}"
+                )
             return 0
         index.release_hold(args.id, "cli")
         print(f"conservation n° {args.id} levée")
         return 0
 
 
-def _with_password(stream: Any) -> str:
+def _with_password(stream: StreamConfig) -> str:
     """Insert the RTSP credentials from the environment into the URL (never logged)."""
     import os
     from urllib.parse import quote, urlsplit, urlunsplit
@@ -233,4 +250,4 @@ def _with_password(stream: Any) -> str:
     netloc = f"{quote(stream.username)}:{quote(password)}@{parts.hostname}"
     if parts.port:
         netloc += f":{parts.port}"
-    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+    return str(urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment)))

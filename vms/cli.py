@@ -31,7 +31,9 @@ def _wait_for_signal() -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="vms", description="Vidéoprotection : enregistrement et supervision")
+    p = argparse.ArgumentParser(
+        prog="vms", description="Vidéoprotection : enregistrement et supervision"
+    )
     p.add_argument("--config", type=Path, default=None, help="fichier de configuration TOML")
     p.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     p.add_argument("--log-json", action="store_true", help="journaux JSON (pour un SIEM)")
@@ -59,9 +61,11 @@ def build_parser() -> argparse.ArgumentParser:
     hold_sub = hold.add_subparsers(dest="hold_command", required=True)
     add = hold_sub.add_parser("add", help="place des enregistrements sous conservation judiciaire")
     add.add_argument("--reference", required=True, help="numéro de PV ou de réquisition")
-    add.add_argument("--procedure", default="requisition",
-                     choices=["flagrant_delit", "enquete_preliminaire", "information_judiciaire",
-                              "requisition"])
+    add.add_argument(
+        "--procedure",
+        default="requisition",
+        choices=["flagrant_delit", "enquete_preliminaire", "information_judiciaire", "requisition"],
+    )
     add.add_argument("--cameras", required=True, help="identifiants séparés par des virgules")
     add.add_argument("--from", dest="start", required=True, type=_parse_time)
     add.add_argument("--to", dest="end", required=True, type=_parse_time)
@@ -84,8 +88,14 @@ def main(argv: list[str] | None = None) -> int:
             from vms.sim.launcher import main as sim_main
 
             return sim_main(
-                ["--cameras", str(args.cameras), "--counter-cameras", str(args.counter_cameras),
-                 "--port", str(args.port)]
+                [
+                    "--cameras",
+                    str(args.cameras),
+                    "--counter-cameras",
+                    str(args.counter_cameras),
+                    "--port",
+                    str(args.port),
+                ]
             )
         from vms.app import App
         from vms.config import load_config

@@ -29,7 +29,9 @@ MESSAGES: dict[str, str] = {
         "d'environnement {env} ou le fichier {path}."
     ),
     "crypto.master_key_invalid": "Clé maîtresse invalide : 32 octets encodés en base64 attendus.",
-    "crypto.decrypt_failed": "Déchiffrement impossible pour {key} : données altérées ou mauvaise clé.",
+    "crypto.decrypt_failed": (
+        "Déchiffrement impossible pour {key} : données altérées ou mauvaise clé."
+    ),
     "db.unavailable": "Base de données indisponible : {detail}",
     "stream.unreadable": "Flux illisible pour la caméra {camera_id} : {detail}",
 }

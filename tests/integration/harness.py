@@ -93,9 +93,7 @@ def counters_in(data: bytes, tmp: Path) -> list[tuple[int, int, int]]:
     return out
 
 
-def recorded_counters(
-    segments: list[SegmentRecord], store: BlobStore, tmp: Path
-) -> list[int]:
+def recorded_counters(segments: list[SegmentRecord], store: BlobStore, tmp: Path) -> list[int]:
     counters: list[int] = []
     for s in sorted(segments, key=lambda s: s.start_at):
         data = store.get(s.key)

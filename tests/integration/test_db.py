@@ -22,9 +22,18 @@ def seg(
     camera: str, start: datetime, key: str, replicas: tuple[str, ...] = ("a", "b"), run_id: int = 1
 ) -> SegmentRecord:
     return SegmentRecord(
-        camera_id=camera, stream="main", start_at=start, end_at=start + timedelta(seconds=4),
-        media_start_90k=0, duration_90k=360_000, frames=100, bytes=1000, sha256="0" * 64,
-        key=key, run_id=run_id, replicas=replicas,
+        camera_id=camera,
+        stream="main",
+        start_at=start,
+        end_at=start + timedelta(seconds=4),
+        media_start_90k=0,
+        duration_90k=360_000,
+        frames=100,
+        bytes=1000,
+        sha256="0" * 64,
+        key=key,
+        run_id=run_id,
+        replicas=replicas,
     )
 
 
@@ -64,8 +73,9 @@ def test_segments_runs_gaps_round_trip(pg_index: PgSegmentIndex) -> None:
     assert pg_index.segments("cam1")[0].replicas == ("a", "b", "c")
     pg_index.close_run(42, T0 + timedelta(seconds=4), GapCause.STALL)
     assert pg_index.last_run_end("cam1", "main") == (T0 + timedelta(seconds=4), GapCause.STALL)
-    pg_index.add_gap(Gap("cam1", "main", T0 + timedelta(seconds=4), T0 + timedelta(seconds=6),
-                         GapCause.STALL))
+    pg_index.add_gap(
+        Gap("cam1", "main", T0 + timedelta(seconds=4), T0 + timedelta(seconds=6), GapCause.STALL)
+    )
     assert [g.cause for g in pg_index.gaps("cam1")] == [GapCause.STALL]
     assert pg_index.segments_missing_replica("b") == []
     pg_index.set_replicas(first, T0, ["a"])
@@ -85,8 +95,15 @@ def test_purge_candidates_honour_retention_and_holds(pg_index: PgSegmentIndex) -
     pg_index.upsert_camera(CameraRow("cam2", "commune-b", "Port", 15))
     pg_index.add_segment(seg("cam1", T0, "k1"))
     pg_index.add_segment(seg("cam2", T0, "k2"))
-    hold = LegalHold("PV 2026/123", ("cam2",), T0 - timedelta(hours=1), T0 + timedelta(hours=1),
-                     None, "flagrant_delit", "OPJ Martin")
+    hold = LegalHold(
+        "PV 2026/123",
+        ("cam2",),
+        T0 - timedelta(hours=1),
+        T0 + timedelta(hours=1),
+        None,
+        "flagrant_delit",
+        "OPJ Martin",
+    )
     hold_id = pg_index.add_hold(hold)
     assert pg_index.purge_candidates(T0 + timedelta(days=14)) == []
     later = T0 + timedelta(days=16)

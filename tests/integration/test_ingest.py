@@ -4,6 +4,7 @@ a camera sent and which were recorded."""
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections.abc import Callable
 from datetime import timedelta
@@ -12,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from tests.integration.harness import Recording, counters_in, ffprobe_frames, recorded_counters
-from vms.domain.model import GapCause
 from vms.db.index import PgSegmentIndex
+from vms.domain.model import GapCause
 from vms.sim.launcher import SimCameras
 from vms.storage.check import check
 from vms.storage.fs import FsBlobStore
@@ -48,7 +49,7 @@ def test_four_cameras_for_a_minute_record_every_frame(
         # every frame it sent is there (above); still, most of the minute is covered
         assert len(counters) >= 57 * 12, f"{cam}: only {len(counters)} frames in 60 s"
         # segments tile time: each starts where the previous ended (one run)
-        for a, b in zip(segments, segments[1:], strict=False):
+        for a, b in itertools.pairwise(segments):
             assert abs((b.start_at - a.end_at).total_seconds()) < 0.002
         # segments are standard MP4 that ffprobe reads in full
         first = tmp_path / "first.mp4"
@@ -67,8 +68,9 @@ def test_twenty_link_flaps_resume_within_two_seconds_and_match_the_gap_ledger(
 
     sim = sim_cameras(counter=1)
     replicas = stores(tmp_path)
-    with FaultProxy("127.0.0.1", sim.port) as proxy, Recording(
-        pg_index, replicas, tmp_path / "spool", {"cam0": proxy.url_for(sim.url(0))}
+    with (
+        FaultProxy("127.0.0.1", sim.port) as proxy,
+        Recording(pg_index, replicas, tmp_path / "spool", {"cam0": proxy.url_for(sim.url(0))}),
     ):
         time.sleep(3)
         proxy.flap(20, down_s=0.6, up_s=2.2).join(120)
@@ -91,9 +93,7 @@ def test_twenty_link_flaps_resume_within_two_seconds_and_match_the_gap_ledger(
         frames += counters_in(replicas[0].get(s.key), tmp_path)
     by_counter = sorted({c: w for c, w, _ in frames}.items())
     # the camera's own clock tells how long the hole in what was recorded really is
-    holes = [
-        (a[1], b[1]) for a, b in zip(by_counter, by_counter[1:], strict=False) if b[0] != a[0] + 1
-    ]
+    holes = [(a[1], b[1]) for a, b in itertools.pairwise(by_counter) if b[0] != a[0] + 1]
     assert len(holes) == 20
     frame_us = 40_000
     errors = []
@@ -103,5 +103,3 @@ def test_twenty_link_flaps_resume_within_two_seconds_and_match_the_gap_ledger(
         errors.append(ledger_us - camera_hole_us)
     # the ledger matches the hole in the camera's frames within one frame interval
     assert max(abs(e) for e in errors) <= frame_us, errors
-
-

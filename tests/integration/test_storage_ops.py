@@ -53,8 +53,9 @@ def test_replica_outage_does_not_stop_recording_and_repair_restores_it(
     assert result.under_replicated == []
 
 
-def _segment(store_list: list[BlobStore], index: PgSegmentIndex, cam: str, start: datetime,
-             key: str) -> None:
+def _segment(
+    store_list: list[BlobStore], index: PgSegmentIndex, cam: str, start: datetime, key: str
+) -> None:
     data = f"{cam}{start}".encode() * 100
     for s in store_list:
         s.put(key, data)

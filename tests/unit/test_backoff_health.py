@@ -37,5 +37,8 @@ def test_health_meter_reports_fps_bitrate_gop_and_drift() -> None:
     low.width, low.height = 320, 240
     s = None
     for i in range(30):
-        s = low.add(t0 + timedelta(seconds=i / 5), timedelta(seconds=i / 5), i * 18000, True, 1) or s
+        s = (
+            low.add(t0 + timedelta(seconds=i / 5), timedelta(seconds=i / 5), i * 18000, True, 1)
+            or s
+        )
     assert s is not None and below_floor(s, GENERAL)

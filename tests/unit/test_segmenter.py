@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 from ingest.segmenter import Action, PacketMeta, Segmenter, State
 from vms.domain.model import GapCause
 
@@ -99,5 +101,5 @@ def test_frames_and_bytes_add_up_across_segments() -> None:
     assert sum(s.frames for s in summaries) == len(packets)
     assert sum(s.bytes for s in summaries) == sum(p.bytes for p in packets)
     # segments tile the media timeline with no hole and no overlap
-    for a, b in zip(summaries, summaries[1:], strict=False):
+    for a, b in itertools.pairwise(summaries):
         assert a.end_dts == b.start_dts

@@ -123,8 +123,7 @@ class PgSegmentIndex:
             conn.execute(
                 "INSERT INTO gaps (camera_id, stream, start_at, end_at, cause, detail) "
                 "VALUES (%s, %s, %s, %s, %s, %s)",
-                (gap.camera_id, gap.stream, gap.start_at, gap.end_at, gap.cause.value,
-                 gap.detail),
+                (gap.camera_id, gap.stream, gap.start_at, gap.end_at, gap.cause.value, gap.detail),
             )
 
     def gaps(self, camera_id: str, stream: str | None = None) -> list[Gap]:
@@ -158,9 +157,24 @@ class PgSegmentIndex:
                 "media_start_90k, duration_90k, frames, bytes, sha256, key, codec, width, "
                 "height, encrypted, replicas) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, "
                 "%s, %s, %s, %s, %s, %s) ON CONFLICT (key, start_at) DO NOTHING RETURNING id",
-                (s.camera_id, s.stream, s.run_id, s.start_at, s.end_at, s.media_start_90k,
-                 s.duration_90k, s.frames, s.bytes, s.sha256, s.key, s.codec, s.width,
-                 s.height, s.encrypted, list(s.replicas)),
+                (
+                    s.camera_id,
+                    s.stream,
+                    s.run_id,
+                    s.start_at,
+                    s.end_at,
+                    s.media_start_90k,
+                    s.duration_90k,
+                    s.frames,
+                    s.bytes,
+                    s.sha256,
+                    s.key,
+                    s.codec,
+                    s.width,
+                    s.height,
+                    s.encrypted,
+                    list(s.replicas),
+                ),
             ).fetchone()
             if row is None:  # already indexed by an earlier attempt: merge replicas
                 row = conn.execute(
@@ -286,8 +300,15 @@ class PgSegmentIndex:
             row = conn.execute(
                 "INSERT INTO legal_holds (reference, procedure, requested_by, camera_ids, "
                 "start_at, end_at, expires_at) VALUES (%s, %s, %s, %s, %s, %s, %s) RETURNING id",
-                (hold.reference.strip(), hold.procedure, hold.requested_by,
-                 list(hold.camera_ids), hold.start_at, hold.end_at, hold.expires_at),
+                (
+                    hold.reference.strip(),
+                    hold.procedure,
+                    hold.requested_by,
+                    list(hold.camera_ids),
+                    hold.start_at,
+                    hold.end_at,
+                    hold.expires_at,
+                ),
             ).fetchone()
             assert row is not None
             logger.info("legal hold %s placed: %s", row[0], hold.reference)
@@ -328,8 +349,19 @@ class PgSegmentIndex:
                 "INSERT INTO health_samples (camera_id, stream, at, window_s, bitrate_bps, fps, "
                 "width, height, gop_frames, clock_drift_ms, frames) "
                 "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
-                (s.camera_id, s.stream, s.at, s.window_s, s.bitrate_bps, s.fps, s.width,
-                 s.height, s.gop_frames, s.clock_drift_ms, s.frames),
+                (
+                    s.camera_id,
+                    s.stream,
+                    s.at,
+                    s.window_s,
+                    s.bitrate_bps,
+                    s.fps,
+                    s.width,
+                    s.height,
+                    s.gop_frames,
+                    s.clock_drift_ms,
+                    s.frames,
+                ),
             )
 
 

@@ -14,7 +14,9 @@ MIN_RETENTION_DAYS = 1
 def validate_retention_days(days: int) -> int:
     """Return ``days`` or raise a French INVALID_ARGUMENT error above the legal maximum."""
     if days > LEGAL_MAX_RETENTION_DAYS:
-        raise invalid(msg("retention.above_legal_max", days=days, max_days=LEGAL_MAX_RETENTION_DAYS))
+        raise invalid(
+            msg("retention.above_legal_max", days=days, max_days=LEGAL_MAX_RETENTION_DAYS)
+        )
     if days < MIN_RETENTION_DAYS:
         raise invalid(msg("retention.below_min", min_days=MIN_RETENTION_DAYS))
     return days

@@ -62,7 +62,11 @@ class SimCameras:
             "--footage-dir", str(self.footage_dir),
         ]  # fmt: skip
         self.process = subprocess.Popen(
-            cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env,
+            cmd,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+            env=env,
             cwd=REPO_ROOT,
         )
         assert self.process.stdout is not None

@@ -9,6 +9,7 @@ traffic stays on 127.0.0.1.
 
 from __future__ import annotations
 
+import contextlib
 import selectors
 import socket
 import threading
@@ -158,10 +159,8 @@ class FaultProxy:
     # -- plumbing --------------------------------------------------------------------
 
     def _wake(self) -> None:
-        try:
+        with contextlib.suppress(OSError):
             self._wake_w.send(b"x")
-        except OSError:
-            pass
 
     def _listen(self) -> None:
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -176,10 +175,8 @@ class FaultProxy:
     def _close_all(self) -> None:
         for a, b in self._pairs:
             for s in (a, b):
-                try:
+                with contextlib.suppress(KeyError, ValueError):
                     self._sel.unregister(s)
-                except (KeyError, ValueError):
-                    pass
                 s.close()
         self._pairs.clear()
 
@@ -187,10 +184,8 @@ class FaultProxy:
         if pair in self._pairs:
             self._pairs.remove(pair)
             for s in pair:
-                try:
+                with contextlib.suppress(KeyError, ValueError):
                     self._sel.unregister(s)
-                except (KeyError, ValueError):
-                    pass
                 s.close()
 
     def _accept(self) -> None:

@@ -88,8 +88,10 @@ def check(
             except VmsError:
                 report.missing.append(f"{name}:{seg.key}")
         days = retention.get(seg.camera_id)
-        if days is not None and seg.end_at + timedelta(days=days) <= now and not any(
-            h.covers(seg.camera_id, seg.start_at, seg.end_at, now) for h in holds
+        if (
+            days is not None
+            and seg.end_at + timedelta(days=days) <= now
+            and not any(h.covers(seg.camera_id, seg.start_at, seg.end_at, now) for h in holds)
         ):
             report.overdue.append(seg.key)
     for name in sorted(reachable):

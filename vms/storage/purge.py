@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from vms.domain.clock import Clock
-from vms.domain.model import LegalHold
 from vms.domain.ports import BlobStore, SegmentIndex
 from vms.domain.retention import LEGAL_MAX_RETENTION_DAYS
 from vms.errors import VmsError
@@ -52,8 +51,9 @@ class Purger:
                     store.delete(c.key)
                 except VmsError as err:
                     ok = False
-                    logger.warning("%s: purge of %s deferred on %s: %s", c.camera_id, c.key,
-                                   store.name, err)
+                    logger.warning(
+                        "%s: purge of %s deferred on %s: %s", c.camera_id, c.key, store.name, err
+                    )
             if ok:
                 done.append(c.id)
             else:
@@ -61,8 +61,13 @@ class Purger:
         report.destroyed = self.index.delete_segments(done, now, "retention")
         for c in candidates:
             if c.id in done:
-                logger.info("%s: destroyed %s (%s → %s)", c.camera_id, c.key,
-                            c.start_at.isoformat(), c.end_at.isoformat())
+                logger.info(
+                    "%s: destroyed %s (%s → %s)",
+                    c.camera_id,
+                    c.key,
+                    c.start_at.isoformat(),
+                    c.end_at.isoformat(),
+                )
         # Partitions older than the legal ceiling (plus one day) can only hold rows kept
         # by a legal hold; empty ones go whole.
         cutoff = now - timedelta(days=LEGAL_MAX_RETENTION_DAYS + 1)
@@ -70,5 +75,3 @@ class Purger:
         if report.destroyed or report.deferred:
             logger.info("purge: %s", report.text())
         return report
-
-

@@ -45,7 +45,7 @@ class S3BlobStore:
         )  # fmt: skip
         self._bucket_ready = False
 
-    def _fail(self, err: Exception, key: str = "") -> Exception:  # noqa: D401
+    def _fail(self, err: Exception, key: str = "") -> Exception:
         return unavailable(msg("storage.replica_unavailable", name=self.name), f"{key}: {err}")
 
     def _ensure_bucket(self) -> None:
