@@ -160,7 +160,8 @@ class Segmenter:
             return Decision(Action.START, new_run=True, closed=closed, discontinuity=cause)
 
         self._last_interval = delta
-        if pkt.keyframe and pkt.dts - self._seg_start_dts >= self.target_ticks:
+        # half a frame of slack: arrival-stamped timestamps jitter around the target
+        if pkt.keyframe and pkt.dts - self._seg_start_dts >= self.target_ticks - delta // 2:
             closed = self._summary()
             self._open(pkt)
             return Decision(Action.CUT, closed=closed)

@@ -103,3 +103,18 @@ def test_frames_and_bytes_add_up_across_segments() -> None:
     # segments tile the media timeline with no hole and no overlap
     for a, b in itertools.pairwise(summaries):
         assert a.end_dts == b.start_dts
+
+
+def test_jittered_timestamps_still_cut_at_the_target_keyframe() -> None:
+    seg = Segmenter(TPS, target_s=4.0)
+
+    def jitter(i: int) -> int:
+        return -20 if i == 125 else 0  # the keyframe 4 s later arrives 20 ticks early
+
+    packets = [
+        PacketMeta(i * FRAME + jitter(i), i * FRAME + jitter(i), i % 25 == 0, 10)
+        for i in range(25, 200)
+    ]
+    decisions = feed(seg, packets)
+    cuts = [i for i, d in zip(range(25, 200), decisions, strict=True) if d.action is Action.CUT]
+    assert cuts == [125]
