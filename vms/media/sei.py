@@ -1,23 +1,29 @@
-"""Frame-counter SEI used by the simulated cameras, so tests know exactly which frames
-a camera sent and which were recorded. Pure: bytes in, bytes out.
+"""Frame-counter SEI of the simulated cameras, so tests know exactly which frames a
+camera sent and which were recorded. Pure: bytes in, bytes out.
 
-The SEI is an H.264 ``user_data_unregistered`` message (payload type 5): a 16-byte
-UUID, then the frame counter (uint64, big-endian) and the camera's wall clock at
-capture (int64 microseconds since the Unix epoch, big-endian).
+The SEI is an H.264 ``user_data_unregistered`` message (payload type 5): the 16-byte
+``SIM_SEI_UUID``, then the frame counter (uint64, big-endian; 0 for the camera's first
+frame, +1 per encoded frame) and the camera's wall clock at capture (int64 microseconds
+since the Unix epoch, big-endian). It travels in its own SEI NAL unit (type 6) placed
+before the first slice of each access unit.
 """
 
 from __future__ import annotations
 
 import struct
+from collections.abc import Iterator
 
 SIM_SEI_UUID = bytes.fromhex("6d2b1d3c5a8e4f0e9c61a1f0c0de5e11")
 _NAL_SEI = 6
+_NAL_SLICE = 1
+_NAL_IDR = 5
 _PAYLOAD_USER_DATA_UNREGISTERED = 5
+_BODY = struct.Struct(">Qq")  # counter, wall_us
 _START = b"\x00\x00\x00\x01"
 
 
 def _escape(rbsp: bytes) -> bytes:
-    """Insert emulation-prevention bytes (00 00 0x → 00 00 03 0x for x <= 3)."""
+    """Insert emulation-prevention bytes (00 00 0x -> 00 00 03 0x, for x <= 3)."""
     out = bytearray()
     zeros = 0
     for b in rbsp:
@@ -30,6 +36,9 @@ def _escape(rbsp: bytes) -> bytes:
 
 
 def _unescape(ebsp: bytes) -> bytes:
+    """Remove emulation-prevention bytes (the 03 of 00 00 03)."""
+    if b"\x00\x00\x03" not in ebsp:
+        return ebsp
     out = bytearray()
     zeros = 0
     for b in ebsp:
@@ -42,57 +51,95 @@ def _unescape(ebsp: bytes) -> bytes:
 
 
 def build_counter_sei(counter: int, wall_us: int) -> bytes:
-    """An Annex-B SEI NAL unit (with start code) carrying ``counter`` and ``wall_us``."""
-    payload = SIM_SEI_UUID + struct.pack(">Qq", counter, wall_us)
+    """An Annex-B SEI NAL unit (with its 4-byte start code) carrying ``counter``
+    (0 <= counter < 2**64) and ``wall_us`` (a signed 64-bit number)."""
+    if not 0 <= counter < 2**64 or not -(2**63) <= wall_us < 2**63:
+        raise ValueError(f"counter {counter} or wall clock {wall_us} out of range")
+    payload = SIM_SEI_UUID + _BODY.pack(counter, wall_us)
     rbsp = bytes([_PAYLOAD_USER_DATA_UNREGISTERED, len(payload)]) + payload + b"\x80"
     return _START + bytes([_NAL_SEI]) + _escape(rbsp)
 
 
 def insert_before_first_slice(access_unit: bytes, nal: bytes) -> bytes:
     """Insert an Annex-B ``nal`` (with start code) before the first slice of an Annex-B
-    access unit, where an SEI belongs (after AUD, SPS and PPS)."""
+    access unit, where an SEI belongs (after the delimiter and the parameter sets)."""
     pos = 0
     while True:
         i = access_unit.find(b"\x00\x00\x01", pos)
         if i < 0 or i + 3 >= len(access_unit):
             return access_unit + nal
-        if access_unit[i + 3] & 0x1F in (1, 5):
+        if access_unit[i + 3] & 0x1F in (_NAL_SLICE, _NAL_IDR):
             start = i - 1 if i > 0 and access_unit[i - 1] == 0 else i
             return access_unit[:start] + nal + access_unit[start:]
         pos = i + 3
 
 
-def _nal_units(data: bytes) -> list[bytes]:
-    """Split an access unit into NAL units, Annex-B or 4-byte length-prefixed (AVCC)."""
-    if data.startswith((b"\x00\x00\x01", b"\x00\x00\x00\x01")):
-        units = []
-        for part in data.split(b"\x00\x00\x01"):
-            part = part.rstrip(b"\x00")
-            if part:
-                units.append(part)
-        return units
+def _avcc_units(data: bytes) -> list[bytes] | None:
+    """NAL units of a 4-byte length-prefixed access unit, or None if it is not one."""
     units = []
     pos = 0
-    while pos + 4 <= len(data):
+    while pos < len(data):
+        if pos + 4 > len(data):
+            return None
         (size,) = struct.unpack_from(">I", data, pos)
         pos += 4
-        if size == 0 or pos + size > len(data):
-            return []
+        if size == 0 or pos + size > len(data) or data[pos] & 0x80:
+            return None  # forbidden_zero_bit set: not a NAL header
         units.append(data[pos : pos + size])
         pos += size
     return units
 
 
+def _annexb_units(data: bytes) -> list[bytes]:
+    """NAL units of an Annex-B access unit (3- or 4-byte start codes)."""
+    units = []
+    for part in data.split(b"\x00\x00\x01")[1:]:
+        unit = part.rstrip(b"\x00")  # trailing zeros belong to the next start code
+        if unit:
+            units.append(unit)
+    return units
+
+
+def nal_units(access_unit: bytes) -> list[bytes]:
+    """The NAL units of an access unit, framed either way (detected): AVCC (4-byte
+    lengths, as in MP4 samples) when the lengths tile the data exactly, else Annex-B."""
+    units = _avcc_units(access_unit)
+    return units if units is not None else _annexb_units(access_unit)
+
+
+def _sei_messages(rbsp: bytes) -> Iterator[tuple[int, bytes]]:
+    """(payload type, payload) of each message of an SEI RBSP (after the NAL header)."""
+    pos = 0
+    while pos < len(rbsp) and rbsp[pos] != 0x80:  # 0x80: rbsp trailing bits
+        values = []
+        for _ in range(2):  # payload type, then payload size: 0xFF means "add 255"
+            value = 0
+            while pos < len(rbsp) and rbsp[pos] == 0xFF:
+                value += 255
+                pos += 1
+            if pos >= len(rbsp):
+                return
+            values.append(value + rbsp[pos])
+            pos += 1
+        ptype, size = values
+        if pos + size > len(rbsp):
+            return
+        yield ptype, rbsp[pos : pos + size]
+        pos += size
+
+
 def parse_counter_sei(access_unit: bytes) -> tuple[int, int] | None:
-    """Return (counter, wall_us) from the simulator's SEI in ``access_unit``, or None."""
-    for nal in _nal_units(access_unit):
-        if not nal or nal[0] & 0x1F != _NAL_SEI:
+    """(counter, wall_us) from the simulator's SEI in ``access_unit`` (Annex-B or AVCC),
+    or None when it carries none."""
+    for nal in nal_units(access_unit):
+        if nal[0] & 0x1F != _NAL_SEI:
             continue
-        rbsp = _unescape(nal[1:])
-        if len(rbsp) < 2 + 16 + 16 or rbsp[0] != _PAYLOAD_USER_DATA_UNREGISTERED:
-            continue
-        body = rbsp[2 : 2 + rbsp[1]]
-        if len(body) >= 32 and body[:16] == SIM_SEI_UUID:
-            counter, wall_us = struct.unpack_from(">Qq", body, 16)
-            return int(counter), int(wall_us)
+        for ptype, payload in _sei_messages(_unescape(nal[1:])):
+            if (
+                ptype == _PAYLOAD_USER_DATA_UNREGISTERED
+                and len(payload) >= 16 + _BODY.size
+                and payload[:16] == SIM_SEI_UUID
+            ):
+                counter, wall_us = _BODY.unpack_from(payload, 16)
+                return int(counter), int(wall_us)
     return None

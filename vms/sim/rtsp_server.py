@@ -1,25 +1,49 @@
-"""Simulated RTSP cameras (GStreamer RTSP server). Run with the SYSTEM interpreter,
-which has the gi bindings: ``/usr/bin/python3 -m vms.sim.rtsp_server ...`` with the
-repository on PYTHONPATH. Imports only the stdlib, gi and vms.media.sei (pure).
+"""Simulated RTSP cameras (GStreamer RTSP server).
 
-Camera i serves /cam{i}/main (1280x720 @ 25 fps) and /cam{i}/sub (640x360 @ 25 fps).
-- "counter" cameras (cam0 .. cam{K-1}) encode live (x264, a keyframe per second) with
-  their name and the clock burnt in, and carry a frame-counter SEI in every frame
-  (vms.media.sei). The counter advances whether or not anyone watches, like a camera.
-- "loop" cameras replay pre-encoded files frame by frame, paced at 25 fps, with no
-  encoding at run time (see vms.sim.footage).
-Media are shared and live: every client of a mount sees the same stream.
+Runs under the SYSTEM interpreter, which has the gi bindings (the virtual environment
+does not): ``/usr/bin/python3 vms/sim/rtsp_server.py --port P --loop-cameras N
+--counter-cameras K --footage-dir DIR`` (or ``-m vms.sim.rtsp_server`` with the
+repository on PYTHONPATH). Imports only the stdlib, gi and vms.media.sei (pure stdlib).
+
+Camera i serves /cam{i}/main (1280x720 @ 25 fps) and /cam{i}/sub (640x360 @ 25 fps) on
+127.0.0.1. Counter cameras come first (cam0 .. cam{K-1}), then loop cameras.
+
+- Loop cameras replay the pre-encoded Annex-B files of vms.sim.footage without encoding:
+  one Python thread walks every stream's access-unit list at 25 fps (absolute schedule,
+  so no drift) and pushes each access unit to the appsrc of the mount's current media.
+  The position advances whether or not anyone watches, like a camera.
+- Counter cameras encode live (x264, zerolatency, a keyframe every 25 frames, no
+  B-frames) a black test picture with the camera name, the running time (changes every
+  frame) and the wall clock burnt in; about 16 % of a core each, main and sub (the
+  encoders dominate). Every access unit carries the frame-counter SEI of vms.media.sei:
+  the counter starts at 0 with the camera and counts every encoded frame, watched or
+  not; the wall clock is the capture time of the frame.
+
+Timestamps: a frame's capture time is taken on the monotonic clock (the clock of every
+GStreamer pipeline here); its PTS in a media is that time less the media's base time.
+Loop frames are stamped on their nominal schedule (exactly 40 ms apart, monotonic across
+loops of the file), counter frames at their capture by the test source.
+
+Media are shared (one pipeline per mount whatever the number of clients) and live: a
+joining client gets the live position. A media, once prepared, stays prepared and
+PLAYING when its clients leave, so reconnecting clients join it at once (see
+make_factory); frames go only to mounts that some client plays (see Outlet, Audience),
+so a mount nobody watches costs next to nothing.
 """
 
 from __future__ import annotations
 
 import argparse
+import faulthandler
 import logging
 import signal
 import sys
 import threading
 import time
 from pathlib import Path
+
+if not __package__:  # run as a script: make vms.media.sei importable
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 import gi
 
@@ -30,53 +54,86 @@ from gi.repository import GLib, Gst, GstRtspServer  # noqa: E402
 from vms.media.sei import build_counter_sei, insert_before_first_slice  # noqa: E402
 
 logger = logging.getLogger("vms.sim")
+
 FPS = 25
 FRAME_NS = 1_000_000_000 // FPS
+# counter cameras: stream -> (width, height, kbit/s, font size)
+STREAMS = {"main": (1280, 720, 2000, 24), "sub": (640, 360, 500, 12)}
 AUD = b"\x00\x00\x00\x01\x09"
+# appsrc bounds its queue (1 s): a stuck media must not grow without end.
 APPSRC_LAUNCH = (
-    "( appsrc name=src is-live=true do-timestamp=true format=time "
+    "( appsrc name=src is-live=true do-timestamp=false format=time "
+    "max-buffers=25 leaky-type=downstream "
     'caps="video/x-h264,stream-format=byte-stream,alignment=au,framerate=25/1" '
-    "! h264parse config-interval=-1 ! rtph264pay name=pay0 pt=96 )"
+    "! h264parse config-interval=-1 ! rtph264pay name=pay0 pt=96 config-interval=-1 )"
 )
 
 
-def is_keyframe(au: bytes) -> bool:
-    i = au.find(b"\x00\x00\x01")
-    while 0 <= i < len(au) - 3:
-        if au[i + 3] & 0x1F == 5:
-            return True
-        i = au.find(b"\x00\x00\x01", i + 3)
-    return False
-
-
 class Outlet:
-    """The appsrc elements currently fed for one mount (one per prepared media).
+    """The appsrc elements of one mount's media, fed by one camera stream.
 
-    A new media is primed with the last keyframe (without its counter SEI), so the
-    server can answer DESCRIBE at once, like a camera, instead of waiting for the next
-    keyframe to learn the parameter sets. Data pushed before PLAY reaches no client."""
+    Frames go to a media while some client plays the mount, and to a new media until
+    its first PLAY: it needs them to preroll (the first keyframe gives h264parse the
+    parameter sets the SDP is made of), and the frame it prerolled on waits at the
+    stream's blocked pad to be the first one sent at PLAY, followed by those queued in
+    the appsrc meanwhile. So a client always receives consecutive, current frames (no
+    stale or repeated primer); the first client of a mount may wait up to one GOP for
+    DESCRIBE, later ones join the held media at once."""
 
-    def __init__(self) -> None:
-        self.sources: list[Gst.Element] = []
+    def __init__(self, mount: str) -> None:
+        self.mount = mount
         self.lock = threading.Lock()
-        self.last_keyframe: bytes | None = None
+        self.sources: list[Gst.Element] = []
+        self.preparing: set[Gst.Element] = set()  # media not played yet
+        self.players: set[GstRtspServer.RTSPClient] = set()
 
-    def push(self, data: bytes, clean: bytes | None = None) -> None:
-        if is_keyframe(data):
-            self.last_keyframe = clean if clean is not None else data
+    def push(self, data: bytes, capture_ns: int) -> None:
+        """Push one access unit captured at ``capture_ns`` (monotonic clock)."""
+        if not self.players and not self.preparing:
+            return
         with self.lock:
-            sources = list(self.sources)
-        for src in sources:
-            src.emit("push-buffer", Gst.Buffer.new_wrapped(data))
+            targets = list(self.sources) if self.players else list(self.preparing)
+        for src in targets:
+            if src.current_state != Gst.State.PLAYING:  # starting, or unprepared
+                continue
+            buf = Gst.Buffer.new_wrapped(data)
+            pts = capture_ns - src.get_base_time()
+            if pts >= 0:
+                buf.pts = pts
+                buf.duration = FRAME_NS
+            src.emit("push-buffer", buf)
 
     def attach(self, src: Gst.Element) -> None:
         with self.lock:
             self.sources.append(src)
-        if self.last_keyframe is not None:
-            src.emit("push-buffer", Gst.Buffer.new_wrapped(self.last_keyframe))
+            self.preparing.add(src)
+
+    def detach(self, src: Gst.Element) -> None:
+        with self.lock:
+            if src in self.sources:
+                self.sources.remove(src)
+            self.preparing.discard(src)
+
+    def play(self, client: GstRtspServer.RTSPClient) -> None:
+        with self.lock:
+            self.players.add(client)
+            self.preparing.clear()
+
+    def leave(self, client: GstRtspServer.RTSPClient) -> None:
+        with self.lock:
+            self.players.discard(client)
+            if not self.players:
+                self.preparing.clear()  # a client that never played is gone too
 
 
 def make_factory(outlet: Outlet) -> GstRtspServer.RTSPMediaFactory:
+    """A factory of shared media fed by ``outlet``.
+
+    Once prepared for its first client, a media is held prepared for good (one extra
+    prepare reference, taken from the main loop): it stays PLAYING and cached, so the
+    next client joins it at once, at the live position. Without this, the media is
+    unprepared when its last client leaves, and a client arriving during that
+    teardown gets 503 (gst-rtsp-server 1.22 shares a media that is being unprepared)."""
     factory = GstRtspServer.RTSPMediaFactory()
     factory.set_launch(APPSRC_LAUNCH)
     factory.set_shared(True)
@@ -85,79 +142,141 @@ def make_factory(outlet: Outlet) -> GstRtspServer.RTSPMediaFactory:
     def on_configure(_factory: object, media: GstRtspServer.RTSPMedia) -> None:
         src = media.get_element().get_by_name("src")
         outlet.attach(src)
+        media.weak_ref(outlet.detach, src)
+        held: list[bool] = []
 
-        def on_unprepared(_media: object) -> None:
-            with outlet.lock:
-                if src in outlet.sources:
-                    outlet.sources.remove(src)
+        def hold() -> bool:
+            if not held:
+                held.append(media.prepare(None))
+                logger.info("%s: media held prepared: %s", outlet.mount, held[0])
+            return False  # GLib.SOURCE_REMOVE
 
-        media.connect("unprepared", on_unprepared)
+        media.connect("prepared", lambda _media: GLib.idle_add(hold))
+        media.connect("unprepared", lambda _media: outlet.detach(src))
 
     factory.connect("media-configure", on_configure)
     return factory
 
 
+class Audience:
+    """Which clients play which mount, from the clients' PLAY, TEARDOWN and close."""
+
+    def __init__(self, outlets: dict[str, Outlet]) -> None:
+        self.outlets = outlets
+
+    def outlet_for(self, ctx: GstRtspServer.RTSPContext) -> Outlet | None:
+        path = ctx.uri.abspath.rstrip("/") if ctx.uri is not None else ""
+        while path:
+            outlet = self.outlets.get(path)
+            if outlet is not None:
+                return outlet
+            path = path.rpartition("/")[0]  # a stream's control URL: /cam0/main/stream=0
+        return None
+
+    def on_client(self, _server: object, client: GstRtspServer.RTSPClient) -> None:
+        client.connect("play-request", self.on_play)
+        client.connect("teardown-request", self.on_teardown)
+        client.connect("closed", self.on_closed)
+
+    def on_play(self, client: GstRtspServer.RTSPClient, ctx: GstRtspServer.RTSPContext) -> None:
+        outlet = self.outlet_for(ctx)
+        if outlet is None:
+            logger.warning("PLAY of an unknown mount: %s", ctx.uri.abspath)
+            return
+        outlet.play(client)
+
+    def on_teardown(self, client: GstRtspServer.RTSPClient, ctx: GstRtspServer.RTSPContext) -> None:
+        outlet = self.outlet_for(ctx)
+        if outlet is not None:
+            outlet.leave(client)
+
+    def on_closed(self, client: GstRtspServer.RTSPClient) -> None:
+        for outlet in self.outlets.values():
+            outlet.leave(client)
+
+
 def load_access_units(path: Path) -> list[bytes]:
+    """Split an Annex-B stream written with an access-unit delimiter before each frame."""
     data = path.read_bytes()
     return [AUD + part for part in data.split(AUD) if part]
+
+
+class LoopStream:
+    """One mount of a loop camera: the footage and where this camera is in it."""
+
+    def __init__(self, outlet: Outlet, aus: list[bytes], offset: int) -> None:
+        self.outlet = outlet
+        self.aus = aus
+        self.offset = offset
 
 
 class LoopPlayer(threading.Thread):
     """Paces every loop camera at 25 fps from one thread, without encoding."""
 
-    def __init__(self, streams: list[tuple[Outlet, list[bytes], int]]) -> None:
+    def __init__(self, streams: list[LoopStream]) -> None:
         super().__init__(daemon=True, name="loop-player")
         self.streams = streams
-        self.stop = threading.Event()
+        self.stopping = threading.Event()
 
     def run(self) -> None:
         frame = 0
-        next_t = time.monotonic()
-        while not self.stop.is_set():
-            for outlet, aus, offset in self.streams:
-                if outlet.sources:
-                    outlet.push(aus[(frame + offset) % len(aus)])
+        start_ns = time.monotonic_ns()
+        while not self.stopping.is_set():
+            capture_ns = start_ns + frame * FRAME_NS
+            for s in self.streams:
+                s.outlet.push(s.aus[(frame + s.offset) % len(s.aus)], capture_ns)
             frame += 1
-            next_t += 1 / FPS
-            delay = next_t - time.monotonic()
-            if delay > 0:
-                time.sleep(delay)
-            elif delay < -1:
-                next_t = time.monotonic()  # fell far behind: do not burst
+            delay_ns = start_ns + frame * FRAME_NS - time.monotonic_ns()
+            if delay_ns > 0:
+                self.stopping.wait(delay_ns / 1e9)
+            elif delay_ns < -1_000_000_000:  # fell far behind (suspended?): skip, no burst
+                start_ns = time.monotonic_ns() - frame * FRAME_NS
 
 
 class CounterCamera:
-    """A live-encoded camera whose frames carry a counter SEI."""
+    """A live-encoded camera whose frames carry the frame-counter SEI."""
 
     def __init__(self, name: str, outlets: dict[str, Outlet]) -> None:
         self.name = name
         self.outlets = outlets
-        self.counter = 0
-        self.lock = threading.Lock()
+        self.counters = {"main": 0, "sub": 0}
         enc = (
-            "x264enc tune=zerolatency speed-preset=ultrafast key-int-max=25 bframes=0 threads=1 "
-            "bitrate={kbps} ! video/x-h264,stream-format=byte-stream,alignment=au,profile=main"
+            "x264enc tune=zerolatency speed-preset=ultrafast key-int-max=25 bframes=0 "
+            "threads=1 bitrate={kbps} ! "
+            "video/x-h264,stream-format=byte-stream,alignment=au,profile=main"
         )
-        self.pipeline = Gst.parse_launch(
-            f"videotestsrc is-live=true pattern=ball ! "
-            f"video/x-raw,width=1280,height=720,framerate={FPS}/1 ! "
-            f'textoverlay text="{name}" valignment=top halignment=left font-desc="Sans 24" ! '
-            f'clockoverlay valignment=bottom halignment=right time-format="%Y-%m-%d %H:%M:%S" '
-            f"! tee name=t "
-            f"t. ! queue leaky=downstream max-size-buffers=2 ! {enc.format(kbps=2000)} "
-            f"! appsink name=main emit-signals=true sync=false max-buffers=5 drop=true "
-            f"t. ! queue leaky=downstream max-size-buffers=2 ! videoscale ! "
-            f"video/x-raw,width=640,height=360 ! {enc.format(kbps=500)} "
-            f"! appsink name=sub emit-signals=true sync=false max-buffers=5 drop=true"
-        )
-        # The counter is taken on the main stream; the sub stream carries the same
-        # counter for the frame of the same capture time (best effort).
-        self.pipeline.get_by_name("main").connect("new-sample", self._on_sample, "main")
-        self.pipeline.get_by_name("sub").connect("new-sample", self._on_sample, "sub")
-        self.sub_counter = 0
+        # One source per stream (scaling 720p to 360p would cost more than drawing twice);
+        # both are live on the same clock, so frame n of each is captured at the same time.
+        branches = []
+        for stream, (width, height, kbps, font) in STREAMS.items():
+            branches.append(
+                f"videotestsrc is-live=true pattern=black ! "
+                f"video/x-raw,width={width},height={height},framerate={FPS}/1 ! "
+                f'textoverlay text="{name} {stream}" valignment=top halignment=left '
+                f'font-desc="Sans {font}" ! '
+                f"timeoverlay valignment=center halignment=center "
+                f'font-desc="Sans {font}" ! '
+                f"clockoverlay valignment=bottom halignment=right "
+                f'time-format="%Y-%m-%d %H:%M:%S" font-desc="Sans {font}" ! '
+                f"{enc.format(kbps=kbps)} ! appsink name={stream} emit-signals=true sync=false"
+            )
+        self.pipeline = Gst.parse_launch("  ".join(branches))
+        for stream in ("main", "sub"):
+            self.pipeline.get_by_name(stream).connect("new-sample", self._on_sample, stream)
+
+    def _capture_ns(self, sample: Gst.Sample) -> int:
+        """Monotonic clock time of the capture of a sample's frame (the encoder shifts
+        its output segment, so go through the running time)."""
+        pts = sample.get_buffer().pts
+        running = sample.get_segment().to_running_time(Gst.Format.TIME, pts)
+        if pts == Gst.CLOCK_TIME_NONE or running == Gst.CLOCK_TIME_NONE:
+            return time.monotonic_ns()
+        return int(self.pipeline.get_base_time() + running)
 
     def _on_sample(self, sink: Gst.Element, stream: str) -> Gst.FlowReturn:
         sample = sink.emit("pull-sample")
+        if sample is None:
+            return Gst.FlowReturn.EOS
         buf = sample.get_buffer()
         ok, info = buf.map(Gst.MapFlags.READ)
         if not ok:
@@ -166,21 +285,24 @@ class CounterCamera:
             data = bytes(info.data)
         finally:
             buf.unmap(info)
-        wall_us = time.time_ns() // 1000
-        if stream == "main":
-            with self.lock:
-                counter = self.counter
-                self.counter += 1
-        else:
-            counter = self.sub_counter
-            self.sub_counter += 1
-        self.outlets[stream].push(
-            insert_before_first_slice(data, build_counter_sei(counter, wall_us)), clean=data
-        )
+        counter = self.counters[stream]
+        self.counters[stream] = counter + 1
+        outlet = self.outlets[stream]
+        capture_ns = self._capture_ns(sample)
+        wall_us = (time.time_ns() - (time.monotonic_ns() - capture_ns)) // 1000
+        sei = build_counter_sei(counter, wall_us)
+        outlet.push(insert_before_first_slice(data, sei), capture_ns)
         return Gst.FlowReturn.OK
 
-    def start(self) -> None:
-        self.pipeline.set_state(Gst.State.PLAYING)
+    def start(self) -> bool:
+        bus = self.pipeline.get_bus()
+        bus.add_signal_watch()
+        bus.connect("message::error", self._on_error)
+        return bool(self.pipeline.set_state(Gst.State.PLAYING) != Gst.StateChangeReturn.FAILURE)
+
+    def _on_error(self, _bus: Gst.Bus, message: Gst.Message) -> None:
+        err, debug = message.parse_error()
+        logger.error("%s: encoder failed: %s (%s)", self.name, err.message, debug)
 
     def stop(self) -> None:
         self.pipeline.set_state(Gst.State.NULL)
@@ -193,8 +315,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--counter-cameras", type=int, default=0)
     p.add_argument("--footage-dir", type=Path, required=True)
     args = p.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s sim: %(message)s")
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s sim: %(message)s")
+    faulthandler.register(signal.SIGUSR1)  # kill -USR1 <pid>: Python stacks on stderr
     Gst.init(None)
+    if Gst.SystemClock.obtain().props.clock_type != Gst.ClockType.MONOTONIC:
+        print("ERROR the GStreamer system clock is not monotonic", flush=True)
+        return 1
 
     server = GstRtspServer.RTSPServer()
     server.set_address("127.0.0.1")
@@ -203,43 +329,52 @@ def main(argv: list[str] | None = None) -> int:
 
     counters: list[CounterCamera] = []
     for i in range(args.counter_cameras):
-        outlets = {"main": Outlet(), "sub": Outlet()}
-        for stream, outlet in outlets.items():
-            mounts.add_factory(f"/cam{i}/{stream}", make_factory(outlet))
+        outlets = {s: Outlet(f"/cam{i}/{s}") for s in ("main", "sub")}
+        for outlet in outlets.values():
+            mounts.add_factory(outlet.mount, make_factory(outlet))
         counters.append(CounterCamera(f"cam{i}", outlets))
 
-    loops: list[tuple[Outlet, list[bytes], int]] = []
+    streams: list[LoopStream] = []
     if args.loop_cameras:
-        footage = {
-            s: load_access_units(args.footage_dir / f"loop-{s}.h264") for s in ("main", "sub")
-        }
+        footage = {s: load_access_units(args.footage_dir / f"loop-{s}.h264") for s in STREAMS}
         for j in range(args.loop_cameras):
             i = args.counter_cameras + j
-            for stream, aus in footage.items():
-                outlet = Outlet()
-                mounts.add_factory(f"/cam{i}/{stream}", make_factory(outlet))
-                # each camera starts on a different second of the footage
-                loops.append((outlet, aus, (j * 7 * FPS) % len(aus)))
+            for s, aus in footage.items():
+                outlet = Outlet(f"/cam{i}/{s}")
+                mounts.add_factory(outlet.mount, make_factory(outlet))
+                # each camera shows a different moment of the footage
+                streams.append(LoopStream(outlet, aus, (j * 7 * FPS) % len(aus)))
 
+    # Clients are served by a pool of threads, each running the connections given to it;
+    # the first DESCRIBE of a mount blocks its thread up to a GOP (until the keyframe the
+    # media prerolls on), so give each client its own thread rather than let them queue
+    # (the default pool has one).
+    by_mount = {o.mount: o for cam in counters for o in cam.outlets.values()}
+    by_mount.update({st.outlet.mount: st.outlet for st in streams})
+    server.get_thread_pool().set_max_threads(8 + 2 * len(by_mount))
+    server.connect("client-connected", Audience(by_mount).on_client)
     if server.attach(None) == 0:
-        print("ERROR cannot listen", flush=True)
+        print(f"ERROR cannot listen on 127.0.0.1:{args.port}", flush=True)
         return 1
     for cam in counters:
-        cam.start()
-    player = LoopPlayer(loops)
+        if not cam.start():
+            print(f"ERROR cannot start the encoder of {cam.name}", flush=True)
+            return 1
+    player = LoopPlayer(streams)
     player.start()
 
     loop = GLib.MainLoop()
 
     def shutdown(*_: object) -> bool:
         loop.quit()
-        return False
+        return False  # GLib.SOURCE_REMOVE
 
     GLib.unix_signal_add(GLib.PRIORITY_DEFAULT, signal.SIGTERM, shutdown)
     GLib.unix_signal_add(GLib.PRIORITY_DEFAULT, signal.SIGINT, shutdown)
     print("READY", flush=True)
     loop.run()
-    player.stop.set()
+    player.stopping.set()
+    player.join(2)
     for cam in counters:
         cam.stop()
     return 0
