@@ -161,7 +161,10 @@ class Committer:
         held: list[str] = []
         for store in self.stores:
             try:
-                store.put(meta.key, stored)
+                if self.sealer:
+                    store.put(meta.key, stored)
+                else:  # the spool file itself: a replica on its filesystem links it
+                    store.put_file(meta.key, seg.path)
                 held.append(store.name)
             except VmsError as err:
                 logger.warning(

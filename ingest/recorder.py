@@ -20,13 +20,19 @@ import av
 from ingest.backoff import Backoff
 from ingest.committer import Committer, RunClosed, RunOpened, new_run_id
 from ingest.health import HealthMeter
-from ingest.segmenter import Action, PacketMeta, Segmenter, SegmentSummary
+from ingest.segmenter import Action, Segmenter, SegmentSummary
 from ingest.spool import SegmentFile, SegmentMeta
 from vms.config import IngestConfig
 from vms.domain.clock import Clock
 from vms.domain.model import TICKS_PER_SECOND, Gap, GapCause
+from vms.media.nal import carries_picture
 
 logger = logging.getLogger(__name__)
+
+# Packets smaller than this are checked for a picture before they are stored: below
+# it lie the access units that hold only delimiters, parameter sets or SEI; a real
+# picture that small (a static P-frame) passes the check.
+_SMALL = 512
 
 
 class ConnState(enum.Enum):
@@ -82,6 +88,7 @@ class StreamRecorder:
         # Where the previous run ended and why (for the gap ledger).
         self._last_end: tuple[datetime, GapCause | None] | None = resume_from
         self.frames_written = 0
+        self.fragments_dropped = 0
         self.connects = 0
 
     # -- lifecycle -----------------------------------------------------------------
@@ -137,9 +144,14 @@ class StreamRecorder:
             # parameter sets come in the SDP: probe little, so a reconnect is quick
             "analyzeduration": "200000",
             "probesize": "200000",
+            # Stalls are caught by libavformat's socket timeout, not by PyAV's read
+            # timeout: its interrupt callback takes the GIL on every socket poll, which
+            # made many streams in one process fight over it. PyAV's timer guards
+            # only the opening (it costs nothing once the timeout is unset).
+            "timeout": str(round(self.config.stall_timeout_s * 1_000_000)),
         }
         options = {k: v for k, v in options.items() if v}
-        timeouts = (self.config.connect_timeout_s, self.config.stall_timeout_s)
+        timeouts = (self.config.connect_timeout_s, None)
         return av.open(self.target.url, "r", options=options, timeout=timeouts)
 
     def _session(self) -> GapCause:
@@ -174,21 +186,34 @@ class StreamRecorder:
                 )
             tps = segmenter.ticks_per_second
             ctx = video.codec_context
-            health = HealthMeter(t.camera_id, t.stream, tps, self.config.health_interval_s)
+            health = HealthMeter(
+                t.camera_id, t.stream, tps, self.config.health_interval_s, self.clock.now
+            )
             health.width, health.height = ctx.width, ctx.height
             self._set_state(ConnState.RECORDING)
+            # The per-packet path runs 25 times a second per stream with the GIL held:
+            # locals only, and the wall clock read once per segment, not per packet.
+            monotonic = self.clock.monotonic
+            stopping = self._stop.is_set
+            push = segmenter.push
+            codec = ctx.name
+            run_mono0 = monotonic()
             for packet in container.demux(video):
-                if self._stop.is_set():
+                if stopping():
                     cause = GapCause.SHUTDOWN
                     break
-                if packet.dts is None or packet.size == 0:
+                dts = packet.dts
+                size = packet.size
+                if dts is None or size == 0:
                     continue
                 received = True
-                if packet.pts is None:
-                    packet.pts = packet.dts
-                d = segmenter.push(
-                    PacketMeta(packet.dts, packet.pts, packet.is_keyframe, packet.size)
-                )
+                if size < _SMALL and not carries_picture(bytes(packet), codec):
+                    # the parser's flush of an access unit cut off at its start (a
+                    # delimiter or parameter sets, no picture): not a frame
+                    self.fragments_dropped += 1
+                    continue
+                keyframe = packet.is_keyframe
+                d = push(dts, keyframe, size)
                 if d.closed is not None and seg is not None:
                     self._close_segment(seg, d.closed, tps)
                     seg = None
@@ -197,38 +222,36 @@ class StreamRecorder:
                         self._end_run(run_id, end, d.discontinuity)
                 if d.action is Action.DROP:
                     continue
-                now = self.clock.now()
                 if d.new_run:
                     run_id = new_run_id()
-                    run_wall0 = now
-                    run_dts0 = packet.dts
-                    self._begin_run(run_id, now)
+                    run_wall0 = self.clock.now()
+                    run_mono0 = monotonic()
+                    run_dts0 = dts
+                    self._begin_run(run_id, run_wall0)
                     health.run_started()
                     self.backoff.reset()
-                if d.action in (Action.START, Action.CUT):
-                    offset = _dur(packet.dts - run_dts0, tps)
+                if d.action is not Action.WRITE:  # START or CUT: a new segment
                     meta = SegmentMeta(
                         camera_id=t.camera_id,
                         tenant=t.tenant,
                         stream=t.stream,
                         run_id=run_id,
-                        start_at=run_wall0 + offset,
+                        start_at=run_wall0 + _dur(dts - run_dts0, tps),
                         run_start_at=run_wall0,
-                        media_start_90k=(packet.dts - run_dts0) * TICKS_PER_SECOND // tps,
+                        media_start_90k=(dts - run_dts0) * TICKS_PER_SECOND // tps,
                         codec=ctx.name,
                         width=ctx.width,
                         height=ctx.height,
                     )
                     seg = SegmentFile(self.spool_dir, meta, video, self.config.fragment_interval_s)
                 assert seg is not None
-                size = packet.size
-                keyframe = packet.is_keyframe
-                media_ticks = packet.dts - run_dts0
+                if packet.pts is None:
+                    packet.pts = dts
                 seg.write(packet)
                 self.frames_written += 1
                 if d.sync:
                     seg.sync()
-                sample = health.add(now, now - run_wall0, media_ticks, keyframe, size)
+                sample = health.add(monotonic() - run_mono0, dts - run_dts0, keyframe, size)
                 if sample is not None:
                     self.committer.put(sample)
         except (av.FFmpegError, OSError) as err:

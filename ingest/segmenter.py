@@ -42,15 +42,6 @@ class Action(enum.Enum):
 
 
 @dataclass(frozen=True, slots=True)
-class PacketMeta:
-    dts: int
-    """Decode timestamp in stream ticks."""
-    pts: int
-    keyframe: bool
-    bytes: int
-
-
-@dataclass(frozen=True, slots=True)
 class Decision:
     action: Action
     sync: bool = False
@@ -74,6 +65,12 @@ class SegmentSummary:
     @property
     def duration_ticks(self) -> int:
         return self.end_dts - self.start_dts
+
+
+_DROP = Decision(Action.DROP)
+_START_RUN = Decision(Action.START, new_run=True)
+_WRITE = Decision(Action.WRITE)
+_WRITE_SYNC = Decision(Action.WRITE, sync=True)
 
 
 class Segmenter:
@@ -124,55 +121,57 @@ class Segmenter:
             bytes=self._seg_bytes,
         )
 
-    def _open(self, pkt: PacketMeta) -> None:
-        self._seg_start_dts = pkt.dts
+    def _open(self, dts: int, size: int) -> None:
+        self._seg_start_dts = dts
         self._seg_frames = 1
-        self._seg_bytes = pkt.bytes
-        self._last_sync_dts = pkt.dts
-        self._last_dts = pkt.dts
+        self._seg_bytes = size
+        self._last_sync_dts = dts
+        self._last_dts = dts
 
     # -- driving -----------------------------------------------------------------------
 
-    def push(self, pkt: PacketMeta) -> Decision:
+    def push(self, dts: int, keyframe: bool, size: int) -> Decision:
+        """Decide what to do with a packet: decode timestamp in stream ticks, keyframe
+        flag, size in bytes. Called for every packet: no allocation on the common path."""
         if self.state is State.WAIT_KEYFRAME:
-            if not pkt.keyframe:
+            if not keyframe:
                 self.dropped += 1
-                return Decision(Action.DROP)
-            self._run_start_dts = pkt.dts
+                return _DROP
+            self._run_start_dts = dts
             self._last_interval = 0
-            self._open(pkt)
+            self._open(dts, size)
             self._set_state(State.RECORDING)
-            return Decision(Action.START, new_run=True)
+            return _START_RUN
 
-        delta = pkt.dts - self._last_dts
+        delta = dts - self._last_dts
         if delta <= 0 or delta > self.gap_ticks:
             # Discontinuity: end the run here.
             closed = self._summary()
             cause = GapCause.TIMESTAMP_JUMP
             self._set_state(State.WAIT_KEYFRAME)
-            if not pkt.keyframe:
+            if not keyframe:
                 self.dropped += 1
                 return Decision(Action.DROP, closed=closed, discontinuity=cause)
-            self._run_start_dts = pkt.dts
+            self._run_start_dts = dts
             self._last_interval = 0
-            self._open(pkt)
+            self._open(dts, size)
             self._set_state(State.RECORDING)
             return Decision(Action.START, new_run=True, closed=closed, discontinuity=cause)
 
         self._last_interval = delta
         # half a frame of slack: arrival-stamped timestamps jitter around the target
-        if pkt.keyframe and pkt.dts - self._seg_start_dts >= self.target_ticks - delta // 2:
+        if keyframe and dts - self._seg_start_dts >= self.target_ticks - delta // 2:
             closed = self._summary()
-            self._open(pkt)
+            self._open(dts, size)
             return Decision(Action.CUT, closed=closed)
 
         self._seg_frames += 1
-        self._seg_bytes += pkt.bytes
-        self._last_dts = pkt.dts
-        sync = pkt.dts - self._last_sync_dts >= self.fragment_ticks
-        if sync:
-            self._last_sync_dts = pkt.dts
-        return Decision(Action.WRITE, sync=sync)
+        self._seg_bytes += size
+        self._last_dts = dts
+        if dts - self._last_sync_dts >= self.fragment_ticks:
+            self._last_sync_dts = dts
+            return _WRITE_SYNC
+        return _WRITE
 
     def end(self) -> SegmentSummary | None:
         """The connection ended: close the open segment, if any, and wait for a keyframe."""

@@ -128,7 +128,7 @@ class SegmentFile:
         packet.dts -= self._base_dts
         packet.pts -= self._base_dts
         packet.stream = self._stream
-        self._out.mux(packet)
+        self._out.mux_one(packet)
         if self._fd is None:
             self._fd = os.open(self.partial, os.O_RDONLY)
 

@@ -83,11 +83,18 @@ def counters_in(data: bytes, tmp: Path) -> list[tuple[int, int, int]]:
         stream = container.streams.video[0]
         tb = stream.time_base
         assert tb is not None
-        for packet in container.demux(stream):
+        for index, packet in enumerate(container.demux(stream)):
             if packet.size == 0:
                 continue
-            found = parse_counter_sei(bytes(packet))
-            assert found is not None, "a recorded frame lacks its counter SEI"
+            raw = bytes(packet)
+            found = parse_counter_sei(raw)
+            if found is None:
+                keep = tmp / f"no-sei-{len(list(tmp.glob('no-sei-*')))}.mp4"
+                keep.write_bytes(data)
+                raise AssertionError(
+                    f"frame {index} of a segment (kept in {keep}) lacks its counter SEI: "
+                    f"{packet.size} bytes, key={packet.is_keyframe}, starts {raw[:24].hex()}"
+                )
             pts = int((packet.pts or 0) * tb * 90_000)
             out.append((found[0], found[1], pts))
     return out

@@ -4,25 +4,27 @@ from __future__ import annotations
 
 import itertools
 
-from ingest.segmenter import Action, PacketMeta, Segmenter, State
+from ingest.segmenter import Action, Segmenter, State
 from vms.domain.model import GapCause
 
 TPS = 90_000
 FRAME = TPS // 25  # 25 fps
 
 
-def pkt(i: int, gop: int = 25, base: int = 0, size: int = 1000) -> PacketMeta:
-    dts = base + i * FRAME
-    return PacketMeta(dts=dts, pts=dts, keyframe=i % gop == 0, bytes=size)
+Packet = tuple[int, bool, int]  # dts, keyframe, size
 
 
-def feed(seg: Segmenter, packets: list[PacketMeta]) -> list:  # type: ignore[type-arg]
-    return [seg.push(p) for p in packets]
+def pkt(i: int, gop: int = 25, base: int = 0, size: int = 1000) -> Packet:
+    return (base + i * FRAME, i % gop == 0, size)
+
+
+def feed(seg: Segmenter, packets: list[Packet]) -> list:  # type: ignore[type-arg]
+    return [seg.push(*p) for p in packets]
 
 
 def test_drops_until_first_keyframe_then_starts_a_run() -> None:
     seg = Segmenter(TPS)
-    packets = [PacketMeta(i * FRAME, i * FRAME, keyframe=(i == 3), bytes=10) for i in range(5)]
+    packets = [(i * FRAME, i == 3, 10) for i in range(5)]
     actions = [d.action for d in feed(seg, packets)]
     assert actions == [Action.DROP] * 3 + [Action.START, Action.WRITE]
     assert seg.dropped == 3
@@ -76,7 +78,7 @@ def test_forward_jump_ends_the_run_and_reports_discontinuity() -> None:
 def test_backwards_timestamp_is_a_discontinuity() -> None:
     seg = Segmenter(TPS)
     feed(seg, [pkt(i) for i in range(10)])
-    d = seg.push(PacketMeta(0, 0, True, 10))
+    d = seg.push(0, True, 10)
     assert d.action is Action.START and d.new_run
     assert d.discontinuity is GapCause.TIMESTAMP_JUMP
 
@@ -87,7 +89,7 @@ def test_end_closes_the_open_segment_once() -> None:
     closed = seg.end()
     assert closed is not None and closed.frames == 40
     assert seg.end() is None
-    assert seg.push(pkt(1)).action is Action.DROP
+    assert seg.push(*pkt(1)).action is Action.DROP
 
 
 def test_frames_and_bytes_add_up_across_segments() -> None:
@@ -99,7 +101,7 @@ def test_frames_and_bytes_add_up_across_segments() -> None:
     assert last is not None
     summaries.append(last)
     assert sum(s.frames for s in summaries) == len(packets)
-    assert sum(s.bytes for s in summaries) == sum(p.bytes for p in packets)
+    assert sum(s.bytes for s in summaries) == sum(size for _, _, size in packets)
     # segments tile the media timeline with no hole and no overlap
     for a, b in itertools.pairwise(summaries):
         assert a.end_dts == b.start_dts
@@ -111,10 +113,7 @@ def test_jittered_timestamps_still_cut_at_the_target_keyframe() -> None:
     def jitter(i: int) -> int:
         return -20 if i == 125 else 0  # the keyframe 4 s later arrives 20 ticks early
 
-    packets = [
-        PacketMeta(i * FRAME + jitter(i), i * FRAME + jitter(i), i % 25 == 0, 10)
-        for i in range(25, 200)
-    ]
+    packets = [(i * FRAME + jitter(i), i % 25 == 0, 10) for i in range(25, 200)]
     decisions = feed(seg, packets)
     cuts = [i for i, d in zip(range(25, 200), decisions, strict=True) if d.action is Action.CUT]
     assert cuts == [125]

@@ -4,11 +4,11 @@ import struct
 
 import pytest
 
+from vms.media.nal import nal_units
 from vms.media.sei import (
     SIM_SEI_UUID,
     build_counter_sei,
     insert_before_first_slice,
-    nal_units,
     parse_counter_sei,
 )
 

@@ -13,6 +13,8 @@ from __future__ import annotations
 import struct
 from collections.abc import Iterator
 
+from vms.media.nal import nal_units
+
 SIM_SEI_UUID = bytes.fromhex("6d2b1d3c5a8e4f0e9c61a1f0c0de5e11")
 _NAL_SEI = 6
 _NAL_SLICE = 1
@@ -72,39 +74,6 @@ def insert_before_first_slice(access_unit: bytes, nal: bytes) -> bytes:
             start = i - 1 if i > 0 and access_unit[i - 1] == 0 else i
             return access_unit[:start] + nal + access_unit[start:]
         pos = i + 3
-
-
-def _avcc_units(data: bytes) -> list[bytes] | None:
-    """NAL units of a 4-byte length-prefixed access unit, or None if it is not one."""
-    units = []
-    pos = 0
-    while pos < len(data):
-        if pos + 4 > len(data):
-            return None
-        (size,) = struct.unpack_from(">I", data, pos)
-        pos += 4
-        if size == 0 or pos + size > len(data) or data[pos] & 0x80:
-            return None  # forbidden_zero_bit set: not a NAL header
-        units.append(data[pos : pos + size])
-        pos += size
-    return units
-
-
-def _annexb_units(data: bytes) -> list[bytes]:
-    """NAL units of an Annex-B access unit (3- or 4-byte start codes)."""
-    units = []
-    for part in data.split(b"\x00\x00\x01")[1:]:
-        unit = part.rstrip(b"\x00")  # trailing zeros belong to the next start code
-        if unit:
-            units.append(unit)
-    return units
-
-
-def nal_units(access_unit: bytes) -> list[bytes]:
-    """The NAL units of an access unit, framed either way (detected): AVCC (4-byte
-    lengths, as in MP4 samples) when the lengths tile the data exactly, else Annex-B."""
-    units = _avcc_units(access_unit)
-    return units if units is not None else _annexb_units(access_unit)
 
 
 def _sei_messages(rbsp: bytes) -> Iterator[tuple[int, bytes]]:

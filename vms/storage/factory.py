@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 
@@ -9,6 +10,8 @@ from vms.config import Config, ReplicaConfig
 from vms.domain.ports import BlobStore
 from vms.errors import invalid
 from vms.storage.fs import FsBlobStore
+
+logger = logging.getLogger(__name__)
 
 
 def _secret(env: str, replica: str) -> str:
@@ -41,4 +44,22 @@ def build_replicas(config: Config, data_dir: Path) -> list[BlobStore]:
         ReplicaConfig(name="a", kind="fs", path="replica-a"),  # type: ignore[call-arg]
         ReplicaConfig(name="b", kind="fs", path="replica-b"),  # type: ignore[call-arg]
     ]
-    return [build_replica(r, data_dir) for r in replicas]
+    stores = [build_replica(r, data_dir) for r in replicas]
+    warn_shared_filesystems(stores)
+    return stores
+
+
+def warn_shared_filesystems(stores: list[BlobStore]) -> None:
+    """Two local replicas on one filesystem share their blocks (segments are hard
+    linked): they protect against a deletion, not against the loss of the disk."""
+    seen: dict[int, str] = {}
+    for store in stores:
+        if isinstance(store, FsBlobStore):
+            dev = store.root.stat().st_dev
+            if dev in seen:
+                logger.warning(
+                    "replicas %s and %s are on the same filesystem: one disk, not two copies",
+                    seen[dev],
+                    store.name,
+                )
+            seen.setdefault(dev, store.name)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import shutil
@@ -16,6 +17,14 @@ from vms.storage.keys import validate_key
 
 logger = logging.getLogger(__name__)
 _TMP = ".tmp-"
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 class FsBlobStore:
@@ -49,11 +58,7 @@ class FsBlobStore:
                 f.flush()
                 os.fsync(f.fileno())
             os.replace(tmp, path)
-            fd = os.open(path.parent, os.O_RDONLY)
-            try:
-                os.fsync(fd)
-            finally:
-                os.close(fd)
+            _fsync_dir(path.parent)
         except OSError as err:
             raise self._fail(err, key) from err
 
@@ -61,7 +66,25 @@ class FsBlobStore:
         self._write(key, data)
 
     def put_file(self, key: str, path: Path) -> None:
-        self._write(key, path)
+        """Store the content of ``path``, a durable file that is never written again
+        (a closed spool segment). On the same filesystem it is hard-linked, not copied:
+        the blocks are shared, the name is ours."""
+        self._ready()
+        target = self._path(key)
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            tmp = target.parent / f"{_TMP}{uuid.uuid4().hex}"
+            os.link(path, tmp)
+        except OSError as err:
+            if err.errno not in (errno.EXDEV, errno.EPERM, errno.EMLINK, errno.ENOTSUP):
+                raise self._fail(err, key) from err
+            self._write(key, path)  # another filesystem: copy
+            return
+        try:
+            os.replace(tmp, target)
+            _fsync_dir(target.parent)
+        except OSError as err:
+            raise self._fail(err, key) from err
 
     def get(self, key: str) -> bytes:
         self._ready()
