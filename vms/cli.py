@@ -74,6 +74,13 @@ def build_parser() -> argparse.ArgumentParser:
     hold_sub.add_parser("list", help="liste les conservations actives")
     rel = hold_sub.add_parser("release", help="lève une conservation")
     rel.add_argument("id", type=int)
+
+    audit = sub.add_parser("audit", help="journal d'audit (LAW-04)")
+    audit_sub = audit.add_subparsers(dest="audit_command", required=True)
+    audit_sub.add_parser("verify", help="recalcule la chaîne et signale le premier maillon rompu")
+    audit_sub.add_parser(
+        "purge", help="détruit les entrées plus anciennes que la durée de conservation"
+    )
     return p
 
 
@@ -143,7 +150,31 @@ def _dispatch(app: object, args: argparse.Namespace) -> int:
         return 0
     if args.command == "hold":
         return app.hold_command(args)
+    if args.command == "audit":
+        return _audit(app, args)
     raise AssertionError(args.command)
+
+
+def _audit(app: object, args: argparse.Namespace) -> int:
+    from datetime import UTC, datetime, timedelta
+
+    from vms.app import App
+    from vms.db import audit
+
+    assert isinstance(app, App)
+    with app.database().connection() as conn:
+        if args.audit_command == "verify":
+            count, broken = audit.verify(conn)
+            if broken is None:
+                print(f"journal d'audit intègre : {count} entrées vérifiées")
+                return 0
+            print(f"journal d'audit ROMPU à l'entrée n° {broken.seq} : {broken.reason}")
+            return 1
+        months = app.config.web.audit_retention_months
+        before = datetime.now(UTC) - timedelta(days=round(months * 30.44))
+        purged = audit.purge(conn, before)
+        print(f"{purged} entrées d'audit antérieures au {before:%Y-%m-%d} détruites")
+        return 0
 
 
 if __name__ == "__main__":

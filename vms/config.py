@@ -181,6 +181,37 @@ class SimConfig(_Model):
     port: int = Field(8554, ge=1024, le=65535, description="RTSP port of the simulator.")
 
 
+class WebConfig(_Model):
+    host: str = Field("127.0.0.1", max_length=255, description="Listen address of the console.")
+    port: int = Field(8443, ge=1, le=65535, description="HTTPS port of the console and API.")
+    tls_cert: str | None = Field(
+        None, max_length=4096, description="PEM certificate; absent: a self-signed one (demo)."
+    )
+    tls_key: str | None = Field(None, max_length=4096, description="PEM private key.")
+    session_idle_minutes: int = Field(
+        15, ge=1, le=240, description="Sign out after this long without a request."
+    )
+    session_max_hours: int = Field(
+        12, ge=1, le=24, description="Absolute session lifetime (one shift)."
+    )
+    lockout_after: int = Field(
+        5, ge=3, le=20, description="Consecutive failed sign-ins that lock an account."
+    )
+    lockout_minutes: int = Field(15, ge=1, le=1440, description="Duration of the lockout.")
+    password_min_length: int = Field(
+        12, ge=12, le=64, description="Minimum length when the password is the only factor."
+    )
+    password_min_length_with_mfa: int = Field(
+        8, ge=8, le=64, description="Minimum length with a second factor (CNIL 2022-100)."
+    )
+    audit_retention_months: int = Field(
+        36, ge=6, le=120, description="Audit retention (EVD-08); older entries are purged."
+    )
+    audit_siem_log: bool = Field(
+        False, description="Also write every audit entry as a JSON log line (SIEM)."
+    )
+
+
 class Config(_Model):
     data_dir: str = Field("var", max_length=4096, description="Root of local state.")
     database: DatabaseConfig = Field(default_factory=DatabaseConfig)  # type: ignore[arg-type]
@@ -189,6 +220,7 @@ class Config(_Model):
     ingest: IngestConfig = Field(default_factory=IngestConfig)  # type: ignore[arg-type]
     retention: RetentionConfig = Field(default_factory=RetentionConfig)  # type: ignore[arg-type]
     sim: SimConfig | None = Field(None, description="Simulated cameras (demo only).")
+    web: WebConfig = Field(default_factory=WebConfig)  # type: ignore[arg-type]
     cameras: list[CameraConfig] = Field(default_factory=list, max_length=10_000)
 
     @field_validator("cameras")

@@ -15,6 +15,7 @@ class ErrorKind(enum.Enum):
     FAILED_PRECONDITION = "failed_precondition"
     UNAVAILABLE = "unavailable"
     PERMISSION_DENIED = "permission_denied"
+    UNAUTHENTICATED = "unauthenticated"
     INTERNAL = "internal"
 
 
@@ -45,3 +46,11 @@ def not_found(message: str, detail: str = "") -> VmsError:
 
 def precondition(message: str, detail: str = "") -> VmsError:
     return VmsError(ErrorKind.FAILED_PRECONDITION, message, detail)
+
+
+def denied(message: str, detail: str = "") -> VmsError:
+    return VmsError(ErrorKind.PERMISSION_DENIED, message, detail)
+
+
+def unauthenticated(message: str, detail: str = "") -> VmsError:
+    return VmsError(ErrorKind.UNAUTHENTICATED, message, detail)

@@ -1,0 +1,1 @@
+"""Audit (LAW-04): the tamper-evident chain of access and administration entries."""

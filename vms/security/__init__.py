@@ -1,0 +1,1 @@
+"""Identity primitives: password policy and hashing, TOTP second factor."""
