@@ -9,6 +9,7 @@ elsewhere too (SIEM stream, periodic export).
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 from collections.abc import Iterable
@@ -38,46 +39,25 @@ class ChainBreak:
     reason: str
 
 
-def canonical(
-    seq: int,
-    at: datetime,
-    actor: str,
-    tenant: str | None,
-    action: str,
-    target: str | None,
-    detail: dict[str, object],
-    source_ip: str | None,
-    prev_hash: str,
-) -> bytes:
-    """Deterministic bytes of an entry: sorted-key JSON, UTC time with microseconds."""
-    stamp = at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+def canonical(entry: AuditEntry) -> bytes:
+    """Deterministic bytes of an entry, its own hash left out: sorted-key JSON, UTC time
+    with microseconds."""
     doc = {
-        "seq": seq,
-        "at": stamp,
-        "actor": actor,
-        "tenant": tenant,
-        "action": action,
-        "target": target,
-        "detail": detail,
-        "source_ip": source_ip,
-        "prev": prev_hash,
+        "seq": entry.seq,
+        "at": entry.at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+        "actor": entry.actor,
+        "tenant": entry.tenant,
+        "action": entry.action,
+        "target": entry.target,
+        "detail": entry.detail,
+        "source_ip": entry.source_ip,
+        "prev": entry.prev_hash,
     }
     return json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 
-def entry_hash(
-    seq: int,
-    at: datetime,
-    actor: str,
-    tenant: str | None,
-    action: str,
-    target: str | None,
-    detail: dict[str, object],
-    source_ip: str | None,
-    prev_hash: str,
-) -> str:
-    data = canonical(seq, at, actor, tenant, action, target, detail, source_ip, prev_hash)
-    return hashlib.sha256(data).hexdigest()
+def entry_hash(entry: AuditEntry) -> str:
+    return hashlib.sha256(canonical(entry)).hexdigest()
 
 
 def seal(
@@ -92,8 +72,8 @@ def seal(
     prev_hash: str,
 ) -> AuditEntry:
     """The entry, with its hash."""
-    digest = entry_hash(seq, at, actor, tenant, action, target, detail, source_ip, prev_hash)
-    return AuditEntry(seq, at, actor, tenant, action, target, detail, source_ip, prev_hash, digest)
+    entry = AuditEntry(seq, at, actor, tenant, action, target, detail, source_ip, prev_hash, "")
+    return dataclasses.replace(entry, hash=entry_hash(entry))
 
 
 def verify_chain(
@@ -105,10 +85,7 @@ def verify_chain(
     for e in entries:
         if expected is not None and e.seq != expected:
             return ChainBreak(expected, "numéro de séquence manquant")
-        recomputed = entry_hash(
-            e.seq, e.at, e.actor, e.tenant, e.action, e.target, e.detail, e.source_ip, e.prev_hash
-        )
-        if recomputed != e.hash:
+        if entry_hash(e) != e.hash:
             return ChainBreak(e.seq, "empreinte recalculée différente : entrée modifiée")
         if e.prev_hash != prev:
             return ChainBreak(e.seq, "maillon précédent ne correspond pas : entrée supprimée")
