@@ -21,6 +21,8 @@ GENESIS = "0" * 64
 
 @dataclass(frozen=True, slots=True)
 class AuditEntry:
+    """One sealed row. ``hash`` covers every other field, ``prev_hash`` included."""
+
     seq: int
     at: datetime
     actor: str
@@ -35,13 +37,19 @@ class AuditEntry:
 
 @dataclass(frozen=True, slots=True)
 class ChainBreak:
+    """The first broken link: the sequence number where it breaks, and why (French)."""
+
     seq: int
     reason: str
 
 
 def canonical(entry: AuditEntry) -> bytes:
     """Deterministic bytes of an entry, its own hash left out: sorted-key JSON, UTC time
-    with microseconds."""
+    with microseconds (what PostgreSQL ``timestamptz`` keeps, so a row read back hashes
+    the same), compact separators, UTF-8. ``detail`` must be JSON-serialisable."""
+    if entry.at.utcoffset() is None:
+        # a naive time would be read as local time: the hash would depend on the host
+        raise ValueError("audit time must be timezone-aware")
     doc = {
         "seq": entry.seq,
         "at": entry.at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
@@ -79,12 +87,19 @@ def seal(
 def verify_chain(
     entries: Iterable[AuditEntry], start_prev: str = GENESIS, start_seq: int | None = None
 ) -> ChainBreak | None:
-    """The first broken link of ``entries`` (in chain order), or None. Streams."""
+    """The first broken link of ``entries`` (in ``seq`` order), or None when intact.
+
+    Streams: one entry in memory at a time, so a year of audit verifies from a
+    server-side cursor. ``start_prev``/``start_seq`` anchor a verification that does
+    not start at the genesis (after a retention purge, or incrementally).
+    """
     prev = start_prev
     expected = start_seq
     for e in entries:
-        if expected is not None and e.seq != expected:
-            return ChainBreak(expected, "numéro de séquence manquant")
+        if expected is not None and e.seq > expected:
+            return ChainBreak(expected, "numéro de séquence manquant : entrée supprimée")
+        if expected is not None and e.seq < expected:
+            return ChainBreak(expected, "numéro de séquence en double ou hors ordre")
         if entry_hash(e) != e.hash:
             return ChainBreak(e.seq, "empreinte recalculée différente : entrée modifiée")
         if e.prev_hash != prev:

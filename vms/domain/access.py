@@ -103,8 +103,12 @@ class Decision:
 
 
 def habilitation_in_force(principal: Principal, today: date) -> Decision:
-    if principal.habilitation is None or principal.habilitation_expires is None:
+    """Valid through its expiry day inclusive. A habilitation without an expiry date is
+    refused: the prefecture's authorisation is always for a term."""
+    if principal.habilitation is None:
         return Decision(False, "aucune habilitation à visionner les images")
+    if principal.habilitation_expires is None:
+        return Decision(False, "aucune habilitation en cours : date d'échéance inconnue")
     if principal.habilitation_expires < today:
         return Decision(
             False, f"habilitation expirée le {principal.habilitation_expires.isoformat()}"
@@ -119,8 +123,9 @@ def decide(
     today: date,
     tenant: str | None = None,
 ) -> Decision:
-    """May ``principal`` do ``action`` on ``camera`` (or, for actions on no camera, in
-    ``tenant``)?"""
+    """May ``principal`` do ``action`` on ``camera`` (or, for actions on no camera such
+    as ADMIN_USERS or READ_AUDIT, in ``tenant``)? Deny by default; the reason, in
+    French, goes to the audit log and the refusal message."""
     if principal.disabled:
         return Decision(False, "compte désactivé")
     if action in IMAGE_ACTIONS:
@@ -131,19 +136,22 @@ def decide(
     if scope is None:
         return Decision(False, "aucune commune désignée")
     for g in principal.grants:
-        if g.action is not action or g.tenant != scope:
+        if g.action != action or g.tenant != scope:
             continue
         if g.camera_group is None or (camera is not None and g.camera_group in camera.groups):
             return Decision(True, f"droit « {action.value} » sur {scope}")
     return Decision(False, f"aucun droit « {action.value} » sur {scope}")
 
 
-def visible_tenants(principal: Principal, actions: Iterable[Action], today: date) -> frozenset[str]:
-    """Tenants where the principal holds one of ``actions`` (to scope queries). Image
-    actions count only with a habilitation in force."""
+def visible_tenants(
+    principal: Principal, actions: Action | Iterable[Action], today: date
+) -> frozenset[str]:
+    """Tenants where the principal holds ``actions`` (one, or any of several), to scope
+    SQL queries. Image actions count only with a habilitation in force, as in ``decide``;
+    a group-scoped grant counts (the query then narrows to the group's cameras)."""
     if principal.disabled:
         return frozenset()
-    wanted = set(actions)
+    wanted = {actions} if isinstance(actions, Action) else set(actions)
     if not habilitation_in_force(principal, today):
         wanted -= IMAGE_ACTIONS
     return frozenset(g.tenant for g in principal.grants if g.action in wanted)

@@ -2,11 +2,16 @@
 
 Policy: with the password as the only factor, at least 12 characters mixing the four
 types (lower case, upper case, digits, other); with a second factor, 8 characters
-and three types suffice. The login must not appear in the password.
+and three types suffice. The login must not appear in the password. A maximum length
+bounds the hashing work an attacker can make the server do.
+
+Hashing: Argon2id (memory-hard, the OWASP/ANSSI recommendation), parameters kept in
+the hash string so that ``needs_rehash`` can upgrade old hashes at the next login.
 """
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass
 
 import argon2
@@ -24,6 +29,7 @@ class PasswordPolicy:
 
 
 def _classes(password: str) -> int:
+    """How many of the four types (lower, upper, digit, other) ``password`` uses."""
     return sum(
         (
             any(c.islower() for c in password),
@@ -49,7 +55,8 @@ def check_password(
             f"Le mot de passe doit mélanger {classes} types de caractères (minuscules, "
             "majuscules, chiffres, caractères spéciaux)."
         )
-    if len(login) >= 3 and login.lower() in password.lower():
+    login = login.strip()
+    if len(login) >= 3 and login.casefold() in password.casefold():
         raise invalid("Le mot de passe ne doit pas contenir l'identifiant.")
 
 
@@ -57,6 +64,7 @@ class PasswordHasher:
     """Argon2id. ``verify`` never raises for a wrong password: it returns False."""
 
     def __init__(self, time_cost: int = 3, memory_cost: int = 65536, parallelism: int = 2) -> None:
+        self.params = (time_cost, memory_cost, parallelism)
         self._hasher = argon2.PasswordHasher(
             time_cost=time_cost,
             memory_cost=memory_cost,
@@ -74,7 +82,24 @@ class PasswordHasher:
             return False
 
     def needs_rehash(self, stored_hash: str) -> bool:
+        """True when ``stored_hash`` used weaker (or other) parameters than this hasher."""
         try:
             return self._hasher.check_needs_rehash(stored_hash)
         except argon2.exceptions.InvalidHashError:
             return True
+
+
+_dummy_hashes: dict[tuple[int, int, int], str] = {}
+
+
+def dummy_hash(hasher: PasswordHasher) -> str:
+    """A hash of a random password, with ``hasher``'s parameters, computed once.
+
+    On a login for an unknown user, verify the offered password against this hash:
+    the answer takes as long as for a known user, so timing does not tell which
+    logins exist. It never verifies (nobody knows the random password).
+    """
+    found = _dummy_hashes.get(hasher.params)
+    if found is None:
+        found = _dummy_hashes[hasher.params] = hasher.hash(secrets.token_urlsafe(32))
+    return found
