@@ -1,6 +1,6 @@
 """Pure segmenter: packets in, decisions out. No IO, no clock, no media library.
 
-The driver (``ingest.worker``) demuxes packets, asks the segmenter what to do with
+The driver (``ingest.recorder``) demuxes packets, asks the segmenter what to do with
 each, and carries the decision out: open a new segment, write, make the written
 fragments durable (fsync), close the segment, record a gap.
 

@@ -25,6 +25,7 @@ from typing import Any
 import av
 
 from vms.media.mp4 import Mp4Error, parse_fragmented
+from vms.storage.fs import fsync_dir
 
 logger = logging.getLogger(__name__)
 
@@ -84,14 +85,6 @@ class ClosedSegment:
     bytes: int
 
 
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def _write_durable(path: Path, text: str) -> None:
     tmp = path.with_suffix(path.suffix + ".tmp")
     with open(tmp, "w", encoding="utf-8") as f:
@@ -114,7 +107,7 @@ class SegmentFile:
         self.partial = folder / f"{meta.stem}.partial"
         self.final = folder / f"{meta.stem}.mp4"
         _write_durable(self.sidecar, meta.to_json())
-        _fsync_dir(folder)
+        fsync_dir(folder)
         options = dict(MUX_OPTIONS, frag_duration=str(round(fragment_s * 1_000_000)))
         self._out = av.open(str(self.partial), "w", format="mp4", options=options)
         self._stream = self._out.add_stream_from_template(template)
@@ -150,7 +143,7 @@ class SegmentFile:
         os.close(self._fd)
         self._fd = None
         os.replace(self.partial, self.final)
-        _fsync_dir(self.final.parent)
+        fsync_dir(self.final.parent)
         return ClosedSegment(self.meta, self.final, frames, duration_90k, size)
 
     def abort(self) -> None:

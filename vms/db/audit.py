@@ -13,8 +13,10 @@ import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import psycopg
+from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
 
@@ -29,20 +31,18 @@ _LOCK_KEY = 0x41554449  # "AUDI"
 _COLUMNS = "seq, at, actor, tenant_id, action, target, detail, source_ip, prev_hash, hash"
 
 
-def _entry(row: dict[str, object] | tuple[object, ...]) -> AuditEntry:
-    values = list(row.values()) if isinstance(row, dict) else list(row)
-    seq, at, actor, tenant, action, target, detail, source_ip, prev_hash, hash_ = values
+def _entry(row: dict[str, Any]) -> AuditEntry:
     return AuditEntry(
-        seq=int(seq),  # type: ignore[call-overload]
-        at=at,  # type: ignore[arg-type]
-        actor=str(actor),
-        tenant=tenant,  # type: ignore[arg-type]
-        action=str(action),
-        target=target,  # type: ignore[arg-type]
-        detail=dict(detail or {}),  # type: ignore[call-overload]
-        source_ip=source_ip,  # type: ignore[arg-type]
-        prev_hash=str(prev_hash),
-        hash=str(hash_),
+        seq=row["seq"],
+        at=row["at"],
+        actor=row["actor"],
+        tenant=row["tenant_id"],
+        action=row["action"],
+        target=row["target"],
+        detail=row["detail"] or {},
+        source_ip=row["source_ip"],
+        prev_hash=row["prev_hash"],
+        hash=row["hash"],
     )
 
 
@@ -142,7 +142,7 @@ class AuditLog:
 
 def iter_chain(conn: psycopg.Connection, batch: int = 5000) -> Iterator[AuditEntry]:
     """Every entry in chain order, streamed (server-side cursor)."""
-    with conn.cursor(name="audit_verify") as cur:
+    with conn.cursor(name="audit_verify", row_factory=dict_row) as cur:
         cur.itersize = batch
         cur.execute(f"SELECT {_COLUMNS} FROM audit ORDER BY seq")
         for row in cur:

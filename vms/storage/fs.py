@@ -19,7 +19,8 @@ logger = logging.getLogger(__name__)
 _TMP = ".tmp-"
 
 
-def _fsync_dir(path: Path) -> None:
+def fsync_dir(path: Path) -> None:
+    """Make a rename or a new name in ``path`` durable."""
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
@@ -58,7 +59,7 @@ class FsBlobStore:
                 f.flush()
                 os.fsync(f.fileno())
             os.replace(tmp, path)
-            _fsync_dir(path.parent)
+            fsync_dir(path.parent)
         except OSError as err:
             raise self._fail(err, key) from err
 
@@ -82,7 +83,7 @@ class FsBlobStore:
             return
         try:
             os.replace(tmp, target)
-            _fsync_dir(target.parent)
+            fsync_dir(target.parent)
         except OSError as err:
             raise self._fail(err, key) from err
 
