@@ -11,6 +11,7 @@ APT_PACKAGES=(
   gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good
   gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav
   iproute2 procps
+  chromium                                 # end-to-end tests of the console (Playwright drives it)
 )
 
 SUDO=""

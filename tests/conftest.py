@@ -1,1 +1,13 @@
-pytest_plugins = ["tests.fixtures.postgres", "tests.fixtures.s3", "tests.fixtures.sim"]
+pytest_plugins = [
+    "tests.fixtures.postgres",
+    "tests.fixtures.s3",
+    "tests.fixtures.sim",
+    "tests.fixtures.web",
+]
+
+
+def pytest_collection_modifyitems(items: list) -> None:  # type: ignore[type-arg]
+    """Browser tests run last: Playwright's sync API switches greenlets, after which
+    Python 3.11.2 (Debian 12) can fail compiling ASTs in later tests ("AST constructor
+    recursion depth mismatch", CPython gh-106905)."""
+    items.sort(key=lambda item: "tests/e2e/" in str(item.path))

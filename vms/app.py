@@ -30,6 +30,8 @@ class App:
         self._stores: list[BlobStore] | None = None
         self._sim: Any = None
         self._ingest: Any = None
+        self._web: Any = None
+        self._dsn = ""
         self._maintenance: list[threading.Thread] = []
         self._stop = threading.Event()
 
@@ -48,6 +50,9 @@ class App:
 
     def close(self) -> None:
         self._stop.set()
+        if self._web is not None:
+            self._web.stop()
+            self._web = None
         if self._ingest is not None:
             self._ingest.stop()
             self._ingest = None
@@ -77,6 +82,7 @@ class App:
 
                 self._pg = EmbeddedPostgres(self.data_dir / "pg")
                 dsn = self._pg.start()
+            self._dsn = dsn
             self._pool = open_pool(
                 dsn, self.config.database.pool_min, self.config.database.pool_max
             )
@@ -164,10 +170,44 @@ class App:
             )
             self._sim.start()
             sim_urls = [self._sim.urls(i) for i in range(self.config.sim.cameras)]
+        if sim_urls:
+            self.seed_demo()
         self.start_ingest(sim_urls)
+        if self.config.web.enabled:
+            self.start_web()
         self._every(self.config.retention.purge_interval_s, lambda: self.purger().run_once())
         self._every(self.config.storage.repair_interval_s, lambda: self.repairer().run_once())
         logger.info("serving; data in %s", self.data_dir)
+
+    def start_web(self) -> Any:
+        """The console and JSON API over HTTPS, in their own thread."""
+        from vms.web.server import WebServer
+
+        self.database()
+        self._web = WebServer(self.config.web, self._dsn, self.clock, self.data_dir / "tls")
+        self._web.start()
+        logger.info("console: %s/", self._web.url)
+        return self._web
+
+    def seed_demo(self) -> None:
+        """Demo tenants and accounts, once; their passwords go to a file only the
+        owner can read (never to the logs)."""
+        import os
+
+        from vms.db.seed import seed_demo
+        from vms.security.passwords import PasswordHasher
+
+        with self.database().connection() as conn:
+            created = seed_demo(conn, PasswordHasher(), self.clock.now().date())
+        if not created:
+            return
+        path = self.data_dir / "demo-identifiants.txt"
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write("# Comptes de démonstration (identifiant : mot de passe)\n")
+            for login, password in created.items():
+                f.write(f"{login} : {password}\n")
+        logger.warning("demo accounts created; passwords in %s", path)
 
     def _every(self, seconds: float, job: Any) -> None:
         def loop() -> None:

@@ -41,6 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("serve", help="tous les rôles dans un processus (démo : caméras simulées)")
     sub.add_parser("ingest", help="rôle d'enregistrement seul")
+    sub.add_parser("web", help="console et API (HTTPS) seules")
     sub.add_parser("migrate", help="applique les migrations de la base")
     chk = sub.add_parser("check", help="vérifie les invariants du stockage")
     chk.add_argument("--no-hash", action="store_true", help="ne relit pas les empreintes")
@@ -74,6 +75,29 @@ def build_parser() -> argparse.ArgumentParser:
     hold_sub.add_parser("list", help="liste les conservations actives")
     rel = hold_sub.add_parser("release", help="lève une conservation")
     rel.add_argument("id", type=int)
+
+    users = sub.add_parser("users", help="comptes")
+    users_sub = users.add_subparsers(dest="users_command", required=True)
+    uadd = users_sub.add_parser(
+        "add", help="crée un compte (premier administrateur) ; affiche son mot de passe provisoire"
+    )
+    uadd.add_argument("--login", required=True)
+    uadd.add_argument("--name", required=True, help="nom affiché")
+    uadd.add_argument(
+        "--role",
+        required=True,
+        choices=["operator", "supervisor", "admin", "auditor", "commune_viewer", "requester"],
+    )
+    uadd.add_argument("--tenant", required=True, help="commune, intercommunalité ou CSD")
+    uadd.add_argument(
+        "--tenant-kind", default=None, choices=["commune", "intercommunality", "csd"],
+        help="crée le tenant s'il n'existe pas",
+    )  # fmt: skip
+    uadd.add_argument(
+        "--grant", action="append", default=[], metavar="ACTION@TENANT[/GROUPE]",
+        help="droit accordé (répétable), ex. admin_users@csd",
+    )  # fmt: skip
+    uadd.add_argument("--no-mfa", action="store_true", help="sans second facteur")
 
     audit = sub.add_parser("audit", help="journal d'audit (LAW-04)")
     audit_sub = audit.add_subparsers(dest="audit_command", required=True)
@@ -125,6 +149,12 @@ def _dispatch(app: object, args: argparse.Namespace) -> int:
         app.serve()
         _wait_for_signal()
         return 0
+    if args.command == "web":
+        app.start_web()
+        _wait_for_signal()
+        return 0
+    if args.command == "users":
+        return _users(app, args)
     if args.command == "ingest":
         app.start_ingest()
         _wait_for_signal()
@@ -153,6 +183,45 @@ def _dispatch(app: object, args: argparse.Namespace) -> int:
     if args.command == "audit":
         return _audit(app, args)
     raise AssertionError(args.command)
+
+
+def _users(app: object, args: argparse.Namespace) -> int:
+    from vms.app import App
+    from vms.db.seed import add_user, generate_password
+    from vms.domain.access import Action, Grant
+    from vms.errors import invalid
+    from vms.security.passwords import PasswordHasher
+
+    assert isinstance(app, App)
+    grants: set[Grant] = set()
+    for text in args.grant:
+        action, _, where = text.partition("@")
+        tenant, _, group = where.partition("/")
+        if action not in Action._value2member_map_ or not tenant:
+            raise invalid(f"Droit invalide « {text} » (attendu ACTION@TENANT[/GROUPE]).")
+        grants.add(Grant(Action(action), tenant, group or None))
+    password = generate_password()
+    with app.database().connection() as conn:
+        if args.tenant_kind:
+            conn.execute(
+                "INSERT INTO tenants (id, name, kind) VALUES (%s, %s, %s) "
+                "ON CONFLICT (id) DO NOTHING",
+                (args.tenant, args.tenant, args.tenant_kind),
+            )
+        try:
+            add_user(
+                conn, PasswordHasher(), login=args.login.lower(), display_name=args.name,
+                role=args.role, tenant=args.tenant, grants=frozenset(grants),
+                password=password, mfa_required=not args.no_mfa,
+            )  # fmt: skip
+        except Exception as err:
+            import psycopg
+
+            if isinstance(err, psycopg.Error):
+                raise invalid(f"Compte refusé par la base : {err.diag.message_primary}") from err
+            raise
+    print(f"compte « {args.login} » créé ; mot de passe provisoire (à changer) : {password}")
+    return 0
 
 
 def _audit(app: object, args: argparse.Namespace) -> int:

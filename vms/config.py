@@ -182,8 +182,11 @@ class SimConfig(_Model):
 
 
 class WebConfig(_Model):
+    enabled: bool = Field(True, description="Start the console and API with `vms serve`.")
     host: str = Field("127.0.0.1", max_length=255, description="Listen address of the console.")
-    port: int = Field(8443, ge=1, le=65535, description="HTTPS port of the console and API.")
+    port: int = Field(
+        8443, ge=0, le=65535, description="HTTPS port of the console and API (0: any free port)."
+    )
     tls_cert: str | None = Field(
         None, max_length=4096, description="PEM certificate; absent: a self-signed one (demo)."
     )
@@ -198,6 +201,9 @@ class WebConfig(_Model):
         5, ge=3, le=20, description="Consecutive failed sign-ins that lock an account."
     )
     lockout_minutes: int = Field(15, ge=1, le=1440, description="Duration of the lockout.")
+    login_attempts_per_minute: int = Field(
+        30, ge=5, le=1000, description="Sign-in attempts allowed per client address per minute."
+    )
     password_min_length: int = Field(
         12, ge=12, le=64, description="Minimum length when the password is the only factor."
     )
@@ -254,6 +260,16 @@ _PYDANTIC_FR = {
     "int_type": "nombre entier attendu",
     "float_parsing": "nombre attendu",
     "bool_parsing": "booléen attendu (true ou false)",
+    "bool_type": "booléen attendu (true ou false)",
+    "string_type": "chaîne de caractères attendue",
+    "date_from_datetime_parsing": "date attendue (AAAA-MM-JJ)",
+    "date_parsing": "date attendue (AAAA-MM-JJ)",
+    "date_type": "date attendue (AAAA-MM-JJ)",
+    "list_type": "liste attendue",
+    "model_type": "objet attendu",
+    "dict_type": "objet attendu",
+    "enum": "valeur non permise, attendu : {expected}",
+    "value_error_email": "adresse électronique invalide",
     "literal_error": "valeur non permise, attendu : {expected}",
     "too_short": "liste trop courte",
     "too_long": "liste trop longue",
@@ -281,12 +297,17 @@ def parse_config(data: dict[str, object], source: str = "<config>") -> Config:
     try:
         return Config.model_validate(data)
     except ValidationError as err:
-        first = err.errors()[0]
-        field = _field_path(tuple(first["loc"]))
+        field, error = first_error(err)
         raise invalid(
-            msg("config.field_invalid", field=field, error=_french(dict(first))),
+            msg("config.field_invalid", field=field, error=error),
             detail=f"{source}: {err.error_count()} error(s)",
         ) from err
+
+
+def first_error(err: ValidationError) -> tuple[str, str]:
+    """(field path, French description) of the first problem pydantic found."""
+    first = err.errors()[0]
+    return _field_path(tuple(first["loc"])), _french(dict(first))
 
 
 def load_config(path: Path | None) -> Config:

@@ -16,6 +16,7 @@ class ErrorKind(enum.Enum):
     UNAVAILABLE = "unavailable"
     PERMISSION_DENIED = "permission_denied"
     UNAUTHENTICATED = "unauthenticated"
+    TOO_MANY_REQUESTS = "too_many_requests"
     INTERNAL = "internal"
 
 
@@ -54,3 +55,7 @@ def denied(message: str, detail: str = "") -> VmsError:
 
 def unauthenticated(message: str, detail: str = "") -> VmsError:
     return VmsError(ErrorKind.UNAUTHENTICATED, message, detail)
+
+
+def throttled(message: str, detail: str = "") -> VmsError:
+    return VmsError(ErrorKind.TOO_MANY_REQUESTS, message, detail)

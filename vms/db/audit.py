@@ -117,7 +117,7 @@ class AuditLog:
     async def search(
         self, tenants: frozenset[str], q: AuditQuery, *, everything: bool = False
     ) -> list[AuditEntry]:
-        """Entries of ``tenants`` (row-level security), plus those without a tenant
+        """Entries of ``tenants`` (row-level security), plus those without any tenant
         when ``everything`` (an auditor of the whole installation), newest first."""
         where: list[str] = ["true"]
         args: list[object] = []

@@ -1,0 +1,1 @@
+"""The operator service: aiohttp application, JSON API under /api/v1, French console."""

@@ -1,0 +1,15 @@
+"""The JSON API under /api/v1: one module per area, each exporting ``ROUTES``."""
+
+from __future__ import annotations
+
+from vms.web.api import audit, cameras, session, system, tokens, users
+from vms.web.routes import Route
+
+ROUTES: tuple[Route, ...] = (
+    *system.ROUTES,
+    *session.ROUTES,
+    *cameras.ROUTES,
+    *users.ROUTES,
+    *tokens.ROUTES,
+    *audit.ROUTES,
+)

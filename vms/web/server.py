@@ -1,0 +1,109 @@
+"""Runs the operator service in its own thread and event loop, so that the
+synchronous composition root (``vms.app``) can start and stop it beside ingest."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from pathlib import Path
+
+from aiohttp import web
+
+from vms.config import WebConfig
+from vms.db.audit import AuditLog
+from vms.db.scope import open_async_pool
+from vms.domain.clock import Clock
+from vms.security.passwords import PasswordHasher, PasswordPolicy, dummy_hash
+from vms.web.app import build_app
+from vms.web.context import Services
+from vms.web.throttle import Throttle
+from vms.web.tls import self_signed, server_context
+
+logger = logging.getLogger(__name__)
+
+
+class WebServer:
+    def __init__(
+        self,
+        config: WebConfig,
+        dsn: str,
+        clock: Clock,
+        tls_dir: Path,
+        hasher: PasswordHasher | None = None,
+    ) -> None:
+        self.config = config
+        self.dsn = dsn
+        self.clock = clock
+        self.hasher = hasher or PasswordHasher()
+        if config.tls_cert and config.tls_key:
+            self.cert, self.key = Path(config.tls_cert), Path(config.tls_key)
+        else:
+            self.cert, self.key = self_signed(tls_dir)
+        self.port = config.port
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stop: asyncio.Event | None = None
+        self._thread: threading.Thread | None = None
+        self._ready = threading.Event()
+        self._error: BaseException | None = None
+
+    @property
+    def url(self) -> str:
+        return f"https://{self.config.host}:{self.port}"
+
+    def start(self, timeout: float = 30.0) -> None:
+        self._thread = threading.Thread(target=self._run, name="web", daemon=True)
+        self._thread.start()
+        if not self._ready.wait(timeout):
+            raise TimeoutError("web service did not start")
+        if self._error is not None:
+            raise self._error
+
+    def stop(self) -> None:
+        if self._loop is not None and self._stop is not None:
+            self._loop.call_soon_threadsafe(self._stop.set)
+        if self._thread is not None:
+            self._thread.join(15)
+
+    def _run(self) -> None:
+        try:
+            asyncio.run(self._main())
+        except BaseException as err:  # reported to start()
+            self._error = err
+            self._ready.set()
+
+    async def _main(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._stop = asyncio.Event()
+        pool = await open_async_pool(self.dsn, 1, 8)
+        try:
+            policy = PasswordPolicy(
+                min_length=self.config.password_min_length,
+                min_length_with_mfa=self.config.password_min_length_with_mfa,
+            )
+            svc = Services(
+                config=self.config,
+                pool=pool,
+                audit=AuditLog(pool, self.clock, siem=self.config.audit_siem_log),
+                clock=self.clock,
+                hasher=self.hasher,
+                policy=policy,
+                dummy_hash=dummy_hash(self.hasher),
+                throttle=Throttle(self.config.login_attempts_per_minute),
+            )
+            runner = web.AppRunner(build_app(svc), access_log=None)
+            await runner.setup()
+            ssl_ctx = server_context(self.cert, self.key)
+            site = web.TCPSite(runner, self.config.host, self.config.port, ssl_context=ssl_ctx)
+            await site.start()
+            sockets = getattr(site._server, "sockets", None)
+            if sockets:
+                self.port = sockets[0].getsockname()[1]
+            logger.info("console and API on %s", self.url)
+            self._ready.set()
+            await self._stop.wait()
+            await runner.cleanup()
+            # let the closed connections' transports finish closing before the loop ends
+            await asyncio.sleep(0.25)
+        finally:
+            await pool.close()
