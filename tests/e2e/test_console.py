@@ -140,5 +140,13 @@ def test_auditor_reads_the_audit_and_an_admin_manages_users(web: WebEnv, page: P
     expect(page.get_by_role("status")).to_contain_text("nouvelle.agente")
     expect(page.locator("tr[data-login='nouvelle.agente']")).to_be_visible()
     shot(page, "console-utilisateurs.png")
+    # habilitation renewed from the rights page
+    page.locator("tr[data-login='agent.b']").get_by_role("button", name="Droits").click()
+    expect(page.get_by_role("heading", name="Habilitation")).to_be_visible()
+    page.get_by_label("Échéance").fill("2031-12-31")
+    page.get_by_role("button", name="Enregistrer l'habilitation").click()
+    expect(page.get_by_role("status")).to_contain_text("Habilitation de « agent.b »")
+    renewed = "SELECT habilitation_expires_on::text FROM users WHERE login = 'agent.b'"
+    assert web.sql(renewed) == [("2031-12-31",)]
     created = "SELECT home_tenant_id, must_change_password FROM users WHERE login = %s"
     assert web.sql(created, ("nouvelle.agente",)) == [("commune-b", True)]

@@ -96,13 +96,12 @@ async def verify_code(request: web.Request) -> web.StreamResponse:
     )
 
 
-async def logout(request: web.Request) -> web.StreamResponse:
+async def _signed_out(
+    request: web.Request, action: str, detail: dict[str, object] | None = None
+) -> web.StreamResponse:
     caller = caller_of(request)
-    svc = services(request)
-    async with service(svc.pool) as conn:
-        await accounts.delete_session(conn, token_hash(request.cookies.get(COOKIE, "")))
-    await svc.audit.append(
-        caller.user.login, "auth.logout", tenant=caller.user.home_tenant_id,
+    await services(request).audit.append(
+        caller.user.login, action, tenant=caller.user.home_tenant_id, detail=detail,
         source_ip=client_ip(request),
     )  # fmt: skip
     response = web.Response(status=204)
@@ -110,18 +109,17 @@ async def logout(request: web.Request) -> web.StreamResponse:
     return response
 
 
+async def logout(request: web.Request) -> web.StreamResponse:
+    async with service(services(request).pool) as conn:
+        await accounts.delete_session(conn, token_hash(request.cookies.get(COOKIE, "")))
+    return await _signed_out(request, "auth.logout")
+
+
 async def logout_everywhere(request: web.Request) -> web.StreamResponse:
     caller = caller_of(request)
-    svc = services(request)
-    async with service(svc.pool) as conn:
+    async with service(services(request).pool) as conn:
         ended = await accounts.delete_sessions_of(conn, caller.user.id)
-    await svc.audit.append(
-        caller.user.login, "auth.logout_everywhere", tenant=caller.user.home_tenant_id,
-        detail={"sessions_fermees": ended}, source_ip=client_ip(request),
-    )  # fmt: skip
-    response = web.Response(status=204)
-    clear_cookie(response)
-    return response
+    return await _signed_out(request, "auth.logout_everywhere", {"sessions_fermees": ended})
 
 
 async def change_password(request: web.Request) -> web.StreamResponse:

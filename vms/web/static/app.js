@@ -304,7 +304,20 @@ async function vueDroits(id) {
     await api("PUT", `/api/v1/users/${id}/grants`, { grants });
     dire(`Droits de « ${u.login} » enregistrés.`);
   });
-  afficher(`Droits de ${u.display_name}`, form);
+  const habilitation = el("form", { class: "carte", "aria-label": `Habilitation de ${u.login}` },
+    el("h2", { text: "Habilitation" }),
+    ...choix("Type", "habilitation", { "": "Aucune (pas d'accès aux images)", ...HABILITATIONS }, u.habilitation ?? ""),
+    ...champ("Référence de l'acte de désignation", { name: "habilitation_ref", value: u.habilitation_ref ?? "" }),
+    ...champ("Échéance", { name: "habilitation_expires_on", type: "date", value: u.habilitation_expires_on ?? "" }),
+    el("button", { type: "submit", text: "Enregistrer l'habilitation" }));
+  soumettre(habilitation, async (d) => {
+    const type = d.get("habilitation");
+    await api("PATCH", `/api/v1/users/${id}`, type
+      ? { habilitation: type, habilitation_ref: d.get("habilitation_ref"), habilitation_expires_on: d.get("habilitation_expires_on") }
+      : { habilitation: null, habilitation_ref: null, habilitation_expires_on: null });
+    dire(`Habilitation de « ${u.login} » enregistrée.`);
+  });
+  afficher(`Droits de ${u.display_name}`, form, habilitation);
 }
 
 // -- audit -----------------------------------------------------------------------------
