@@ -34,6 +34,14 @@ class AuditEntry:
     prev_hash: str
     hash: str
 
+    def public(self) -> dict[str, object]:
+        """The entry as the API, the CSV export and the SIEM stream show it."""
+        return {
+            "seq": self.seq, "at": self.at.isoformat(), "actor": self.actor,
+            "tenant": self.tenant, "action": self.action, "target": self.target,
+            "detail": self.detail, "source_ip": self.source_ip, "hash": self.hash,
+        }  # fmt: skip
+
 
 @dataclass(frozen=True, slots=True)
 class ChainBreak:

@@ -97,17 +97,7 @@ class AuditLog:
         if self.siem:
             siem_logger.info(
                 json.dumps(
-                    {
-                        "seq": entry.seq,
-                        "at": entry.at.isoformat(),
-                        "actor": entry.actor,
-                        "tenant": entry.tenant,
-                        "action": entry.action,
-                        "target": entry.target,
-                        "detail": entry.detail,
-                        "source_ip": entry.source_ip,
-                        "hash": entry.hash,
-                    },
+                    entry.public(),
                     ensure_ascii=False,
                     default=str,
                 )

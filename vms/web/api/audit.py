@@ -42,12 +42,7 @@ async def _search(request: web.Request, caller: Caller, limit_max: int) -> list[
         limit=query_int(request, "limit", 200, 1, limit_max),
     )
     entries = await svc.audit.search(tenants, query, everything=everything)
-    return [
-        {"seq": e.seq, "at": e.at.isoformat(), "actor": e.actor, "tenant": e.tenant,
-         "action": e.action, "target": e.target, "detail": e.detail,
-         "source_ip": e.source_ip, "hash": e.hash}
-        for e in entries
-    ]  # fmt: skip
+    return [e.public() for e in entries]
 
 
 async def _record_read(request: web.Request, caller: Caller, action: str, n: int) -> None:
