@@ -20,6 +20,7 @@ import av
 from ingest.backoff import Backoff
 from ingest.committer import Committer, RunClosed, RunOpened, new_run_id
 from ingest.health import HealthMeter
+from ingest.live.hub import CLOCK_RATE, LiveFeed
 from ingest.segmenter import Action, Segmenter, SegmentSummary
 from ingest.spool import SegmentFile, SegmentMeta
 from vms.config import IngestConfig
@@ -32,7 +33,7 @@ logger = logging.getLogger(__name__)
 # Packets smaller than this are checked for a picture before they are stored: below
 # it lie the access units that hold only delimiters, parameter sets or SEI; a real
 # picture that small (a static P-frame) passes the check.
-_SMALL = 512
+SMALL_PACKET = 512
 
 
 class ConnState(enum.Enum):
@@ -49,6 +50,26 @@ class StreamTarget:
     tenant: str
     stream: str
     url: str
+
+
+def open_stream(url: str, config: IngestConfig) -> Any:
+    """Open an RTSP pull with PyAV (no decoding): the options every pull shares."""
+    options = {
+        "rtsp_transport": config.rtsp_transport,
+        "rtsp_flags": "prefer_tcp" if config.rtsp_transport == "tcp" else "",
+        "fflags": "nobuffer",
+        # parameter sets come in the SDP: probe little, so a reconnect is quick
+        "analyzeduration": "200000",
+        "probesize": "200000",
+        # Stalls are caught by libavformat's socket timeout, not by PyAV's read
+        # timeout: its interrupt callback takes the GIL on every socket poll, which
+        # made many streams in one process fight over it. PyAV's timer guards
+        # only the opening (it costs nothing once the timeout is unset).
+        "timeout": str(round(config.stall_timeout_s * 1_000_000)),
+    }
+    options = {k: v for k, v in options.items() if v}
+    timeouts = (config.connect_timeout_s, None)
+    return av.open(url, "r", options=options, timeout=timeouts)
 
 
 def classify(err: BaseException, received: bool) -> GapCause:
@@ -75,12 +96,14 @@ class StreamRecorder:
         committer: Committer,
         clock: Clock,
         resume_from: tuple[datetime, GapCause | None] | None = None,
+        live: LiveFeed | None = None,
     ) -> None:
         self.target = target
         self.config = config
         self.spool_dir = spool_dir
         self.committer = committer
         self.clock = clock
+        self.live = live  # viewers of this stream, fed from this pull
         self.state = ConnState.IDLE
         self.backoff = Backoff(config.reconnect_initial_s, config.reconnect_max_s)
         self._stop = threading.Event()
@@ -136,24 +159,6 @@ class StreamRecorder:
             self._stop.wait(delay)
         self._set_state(ConnState.STOPPED)
 
-    def _open(self) -> Any:
-        options = {
-            "rtsp_transport": self.config.rtsp_transport,
-            "rtsp_flags": "prefer_tcp" if self.config.rtsp_transport == "tcp" else "",
-            "fflags": "nobuffer",
-            # parameter sets come in the SDP: probe little, so a reconnect is quick
-            "analyzeduration": "200000",
-            "probesize": "200000",
-            # Stalls are caught by libavformat's socket timeout, not by PyAV's read
-            # timeout: its interrupt callback takes the GIL on every socket poll, which
-            # made many streams in one process fight over it. PyAV's timer guards
-            # only the opening (it costs nothing once the timeout is unset).
-            "timeout": str(round(self.config.stall_timeout_s * 1_000_000)),
-        }
-        options = {k: v for k, v in options.items() if v}
-        timeouts = (self.config.connect_timeout_s, None)
-        return av.open(self.target.url, "r", options=options, timeout=timeouts)
-
     def _session(self) -> GapCause:
         """One connection: record until it fails. Returns why it ended."""
         t = self.target
@@ -169,7 +174,7 @@ class StreamRecorder:
         run_dts0 = 0
         run_wall0 = self.clock.now()
         try:
-            container = self._open()
+            container = open_stream(t.url, self.config)
         except (av.FFmpegError, OSError) as err:
             return classify(err, received=False)
         self.connects += 1
@@ -190,6 +195,9 @@ class StreamRecorder:
                 t.camera_id, t.stream, tps, self.config.health_interval_s, self.clock.now
             )
             health.width, health.height = ctx.width, ctx.height
+            live = self.live
+            if live is not None:
+                live.set_source(ctx.name, ctx.width, ctx.height, ctx.extradata)
             self._set_state(ConnState.RECORDING)
             # The per-packet path runs 25 times a second per stream with the GIL held:
             # locals only, and the wall clock read once per segment, not per packet.
@@ -207,12 +215,15 @@ class StreamRecorder:
                 if dts is None or size == 0:
                     continue
                 received = True
-                if size < _SMALL and not carries_picture(bytes(packet), codec):
+                if size < SMALL_PACKET and not carries_picture(bytes(packet), codec):
                     # the parser's flush of an access unit cut off at its start (a
                     # delimiter or parameter sets, no picture): not a frame
                     self.fragments_dropped += 1
                     continue
                 keyframe = packet.is_keyframe
+                if live is not None and live.active:
+                    pts = dts if packet.pts is None else packet.pts
+                    live.publish(bytes(packet), pts * CLOCK_RATE // tps, keyframe)
                 d = push(dts, keyframe, size)
                 if d.closed is not None and seg is not None:
                     self._close_segment(seg, d.closed, tps)

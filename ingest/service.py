@@ -8,6 +8,8 @@ import logging
 from pathlib import Path
 
 from ingest.committer import Committer
+from ingest.live.hub import LiveHub
+from ingest.live.puller import OnDemandPuller
 from ingest.recorder import StreamRecorder, StreamTarget
 from ingest.spool import recover
 from vms.config import IngestConfig
@@ -27,8 +29,17 @@ class IngestService:
         index: SegmentIndex,
         committer: Committer,
         clock: Clock,
+        hub: LiveHub | None = None,
+        live_only: list[StreamTarget] | None = None,
+        linger_s: float = 10.0,
     ) -> None:
+        """``hub``: feeds for live viewers (None: no live relay); ``live_only``:
+        streams watched live but not recorded, pulled only while someone watches."""
         self.targets = targets
+        self.hub = hub
+        self.live_only = live_only or []
+        self.linger_s = linger_s
+        self.pullers: list[OnDemandPuller] = []
         self.config = config
         self.spool_dir = spool_dir
         self.index = index
@@ -56,14 +67,25 @@ class IngestService:
         self.committer.start()
         for target in self.targets:
             resume = self.index.last_run_end(target.camera_id, target.stream)
+            feed = self.hub.feed(target.camera_id, target.stream) if self.hub else None
             rec = StreamRecorder(
-                target, self.config, self.spool_dir, self.committer, self.clock, resume
+                target, self.config, self.spool_dir, self.committer, self.clock, resume, feed
             )
             self.recorders.append(rec)
             rec.start()
-        logger.info("ingest started: %d stream(s)", len(self.recorders))
+        if self.hub is not None:
+            for target in self.live_only:
+                feed = self.hub.feed(target.camera_id, target.stream)
+                self.pullers.append(OnDemandPuller(feed, target.url, self.config, self.linger_s))
+        logger.info(
+            "ingest started: %d stream(s) recorded, %d live only",
+            len(self.recorders),
+            len(self.pullers),
+        )
 
     def stop(self) -> None:
+        for puller in self.pullers:
+            puller.stop()
         for rec in self.recorders:
             rec.stop()
         for rec in self.recorders:

@@ -10,4 +10,6 @@ ruff format --check vms ingest analytics tests benchmarks
 mypy
 lint-imports
 if [ "$#" -eq 0 ]; then set -- -m "not slow"; fi
-exec python -m pytest "$@"
+# inside a private network namespace: WebRTC needs a non-loopback interface, and
+# nothing the tests start can reach beyond it
+exec bash scripts/netns.sh python -m pytest "$@"

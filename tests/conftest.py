@@ -3,6 +3,7 @@ pytest_plugins = [
     "tests.fixtures.s3",
     "tests.fixtures.sim",
     "tests.fixtures.web",
+    "tests.fixtures.live",
 ]
 
 

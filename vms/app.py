@@ -31,6 +31,8 @@ class App:
         self._sim: Any = None
         self._ingest: Any = None
         self._web: Any = None
+        self._relay: Any = None
+        self._relay_secret = ""
         self._dsn = ""
         self._maintenance: list[threading.Thread] = []
         self._stop = threading.Event()
@@ -53,6 +55,9 @@ class App:
         if self._web is not None:
             self._web.stop()
             self._web = None
+        if self._relay is not None:
+            self._relay.stop()
+            self._relay = None
         if self._ingest is not None:
             self._ingest.stop()
             self._ingest = None
@@ -119,18 +124,20 @@ class App:
 
     # -- roles ---------------------------------------------------------------------
 
-    def _camera_targets(self, sim_urls: list[dict[str, str]] | None) -> list[Any]:
+    def _camera_targets(self, sim_urls: list[dict[str, str]] | None) -> tuple[list[Any], list[Any]]:
+        """The streams to record, and those only relayed live (while watched)."""
         from ingest.recorder import StreamTarget
 
         targets: list[StreamTarget] = []
+        live_only: list[StreamTarget] = []
         index = self.index()
         for cam in self.config.cameras:
             index.upsert_camera(
                 CameraRow(cam.id, cam.tenant, cam.name, self.config.retention_for(cam))
             )
             for s in cam.streams:
-                if s.record:
-                    targets.append(StreamTarget(cam.id, cam.tenant, s.name, _with_password(s)))
+                target = StreamTarget(cam.id, cam.tenant, s.name, _with_password(s))
+                (targets if s.record else live_only).append(target)
         for i, urls in enumerate(sim_urls or []):
             cam_id = f"sim-{i:02d}"
             tenant = "commune-a" if i % 2 == 0 else "commune-b"
@@ -138,23 +145,84 @@ class App:
                 CameraRow(cam_id, tenant, f"Caméra simulée {i}", self.config.retention.default_days)
             )
             targets.append(StreamTarget(cam_id, tenant, "main", urls["main"]))
-        return targets
+            live_only.append(StreamTarget(cam_id, tenant, "sub", urls["sub"]))
+        return targets, live_only
 
     def start_ingest(self, sim_urls: list[dict[str, str]] | None = None) -> Any:
         from ingest.committer import Committer
         from ingest.service import IngestService
 
         committer = Committer(self.index(), self.stores(), self.clock, self.sealer())
+        targets, live_only = self._camera_targets(sim_urls)
+        hub = None
+        if self.config.live.enabled:
+            from ingest.live.hub import LiveHub
+
+            hub = LiveHub()
         self._ingest = IngestService(
-            self._camera_targets(sim_urls),
+            targets,
             self.config.ingest,
             self.spool_dir,
             self.index(),
             committer,
             self.clock,
+            hub=hub,
+            live_only=live_only,
+            linger_s=self.config.live.linger_s,
         )
         self._ingest.start()
+        if hub is not None:
+            streams = [(t.camera_id, t.stream, True) for t in targets]
+            streams += [(t.camera_id, t.stream, False) for t in live_only]
+            self.start_relay(hub, streams)
         return self._ingest
+
+    def relay_secret(self) -> str:
+        """The secret shared by relays and operator services: from the environment,
+        or (one process serving every role) a random one for this process."""
+        import os
+        import secrets
+
+        if not self._relay_secret:
+            env = self.config.live.relay_secret_env
+            self._relay_secret = os.environ.get(env, "") if env else ""
+            if not self._relay_secret:
+                self._relay_secret = secrets.token_urlsafe(32)
+        return self._relay_secret
+
+    def start_relay(self, hub: Any, streams: list[tuple[str, str, bool]]) -> Any:
+        """The live relay of this ingest worker, announced in the database."""
+        from ingest.live.relay import LiveRelay
+        from ingest.live.server import RelayServer
+        from vms.db.audit import AuditLog
+        from vms.db.live import live_refusal, register_relays
+        from vms.db.scope import open_async_pool
+
+        live = self.config.live
+        self.database()
+        dsn, clock = self._dsn, self.clock
+
+        async def make_relay() -> tuple[Any, Any]:
+            pool = await open_async_pool(dsn, 1, 4)
+
+            async def refusal(camera_id: str, via: str) -> str | None:
+                async with pool.connection() as conn:
+                    return await live_refusal(conn, camera_id, via)
+
+            relay = LiveRelay(hub, AuditLog(pool, clock), clock, live.max_sessions, refusal)
+            return relay, pool.close
+
+        tls = None
+        if live.relay_tls_cert and live.relay_tls_key:
+            tls = (Path(live.relay_tls_cert), Path(live.relay_tls_key))
+        self._relay = RelayServer(
+            make_relay, self.relay_secret(), live.relay_host, live.relay_port, tls
+        )
+        self._relay.start()
+        with self.database().connection() as conn:
+            register_relays(conn, live.relay_url or self._relay.url, streams)
+        logger.info("live relay: %s (%d stream(s))", self._relay.url, len(streams))
+        return self._relay
 
     def serve(self) -> None:
         """Every role in one process tree: simulated cameras (demo), ingest, maintenance."""
@@ -184,7 +252,14 @@ class App:
         from vms.web.server import WebServer
 
         self.database()
-        self._web = WebServer(self.config.web, self._dsn, self.clock, self.data_dir / "tls")
+        self._web = WebServer(
+            self.config.web,
+            self._dsn,
+            self.clock,
+            self.data_dir / "tls",
+            live=self.config.live,
+            relay_secret=self.relay_secret(),
+        )
         self._web.start()
         logger.info("console: %s/", self._web.url)
         return self._web

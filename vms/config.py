@@ -218,6 +218,45 @@ class WebConfig(_Model):
     )
 
 
+class LiveConfig(_Model):
+    enabled: bool = Field(True, description="Relay live video to the console (WebRTC, fMP4).")
+    relay_host: str = Field(
+        "127.0.0.1", max_length=255, description="Listen address of the ingest worker's relay."
+    )
+    relay_port: int = Field(0, ge=0, le=65535, description="Relay port (0: any free port).")
+    relay_url: str = Field(
+        "",
+        max_length=2000,
+        description="URL operator services use to reach this relay; empty: from host and port.",
+    )
+    relay_secret_env: str = Field(
+        "VMS_RELAY_SECRET",
+        max_length=128,
+        description="Environment variable holding the secret shared by relays and operator "
+        "services; unset with `vms serve`: a random one for the process.",
+    )
+    relay_tls_cert: str | None = Field(None, max_length=4096, description="Relay PEM certificate.")
+    relay_tls_key: str | None = Field(None, max_length=4096, description="Relay PEM key.")
+    max_sessions: int = Field(
+        500, ge=1, le=10_000, description="Live sessions one ingest worker serves at most."
+    )
+    linger_s: float = Field(
+        10.0,
+        ge=0,
+        le=600,
+        description="Keep an unrecorded stream's pull open after its last viewer.",
+    )
+    share_max_hours: int = Field(
+        24, ge=1, le=168, description="Longest validity of a live share link (CSD-08)."
+    )
+    public_links: bool = Field(
+        False, description="Allow public live links watched by many (CONF-01); off by default."
+    )
+    ptz_lock_seconds: int = Field(
+        60, ge=10, le=3600, description="An idle PTZ lock is released after this long."
+    )
+
+
 class Config(_Model):
     data_dir: str = Field("var", max_length=4096, description="Root of local state.")
     database: DatabaseConfig = Field(default_factory=DatabaseConfig)  # type: ignore[arg-type]
@@ -227,6 +266,7 @@ class Config(_Model):
     retention: RetentionConfig = Field(default_factory=RetentionConfig)  # type: ignore[arg-type]
     sim: SimConfig | None = Field(None, description="Simulated cameras (demo only).")
     web: WebConfig = Field(default_factory=WebConfig)  # type: ignore[arg-type]
+    live: LiveConfig = Field(default_factory=LiveConfig)  # type: ignore[arg-type]
     cameras: list[CameraConfig] = Field(default_factory=list, max_length=10_000)
 
     @field_validator("cameras")

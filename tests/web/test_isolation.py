@@ -40,6 +40,11 @@ SELF_OR_PUBLIC = {
     ("GET", "/api/v1/me"),
     ("GET", "/api/v1/tokens"),
     ("POST", "/api/v1/tokens"),
+    # live links: the token is the credential, bound to one camera (tests/live/test_links.py)
+    ("GET", "/api/v1/links/{token}"),
+    ("POST", "/api/v1/links/{token}/whep"),
+    ("GET", "/api/v1/links/{token}/fmp4"),
+    ("DELETE", "/api/v1/links/{token}/sessions/{session_id}"),
 }
 
 
@@ -259,6 +264,137 @@ PAIRS = [
     ("op-csd2", "commune-c"),
 ]
 CAMERA_OF = {"commune-a": "a1", "commune-b": "b1", "commune-c": "c1"}
+
+
+# -- live (issue 4): signalling, switches and links ------------------------------------
+
+SDP = {"Content-Type": "application/sdp"}
+
+
+@case("POST", "/api/v1/cameras/{camera_id}/live/{stream}/whep")
+def _whep(env: WebEnv, s: requests.Session, f: Foreign) -> None:
+    r = s.post(f"{env.url}/api/v1/cameras/{f.camera}/live/sub/whep", data="v=0", headers=SDP)
+    refused(r)
+    assert "v=0" not in r.text
+
+
+@case("GET", "/api/v1/cameras/{camera_id}/live/{stream}/fmp4")
+def _fmp4(env: WebEnv, s: requests.Session, f: Foreign) -> None:
+    refused(s.get(f"{env.url}/api/v1/cameras/{f.camera}/live/sub/fmp4"))
+
+
+@case("DELETE", "/api/v1/live/sessions/{camera_id}/{stream}/{session_id}")
+def _end_live(env: WebEnv, s: requests.Session, f: Foreign) -> None:
+    refused(s.delete(f"{env.url}/api/v1/live/sessions/{f.camera}/sub/x"))
+
+
+@case("PATCH", "/api/v1/cameras/{camera_id}/live")
+def _switches(env: WebEnv, s: requests.Session, f: Foreign) -> None:
+    r = s.patch(f"{env.url}/api/v1/cameras/{f.camera}/live", json={"live_enabled": False})
+    refused(r)
+    assert env.sql("SELECT live_enabled FROM cameras WHERE id = %s", (f.camera,)) == [(True,)]
+
+
+def _foreign_link(env: WebEnv, f: Foreign) -> int:
+    rows = env.sql(
+        "INSERT INTO live_links (token_hash, kind, camera_id, tenant_id, stream, recipient, "
+        "service, motif, created_by, created_at, expires_at) VALUES "
+        "(md5(random()::text), 'partage', %s, %s, 'sub', 'Lt X', 'gendarmerie', 'm', 'y', "
+        "now(), now() + interval '1 hour') RETURNING id",
+        (f.camera, f.tenant),
+    )
+    return int(rows[0][0])  # type: ignore[call-overload]
+
+
+@case("GET", "/api/v1/live/links")
+def _links(env: WebEnv, s: requests.Session, f: Foreign) -> None:
+    link_id = _foreign_link(env, f)
+    r = s.get(f"{env.url}/api/v1/live/links")
+    assert r.status_code == 200 and link_id not in [x["id"] for x in r.json()["links"]]
+
+
+@case("POST", "/api/v1/cameras/{camera_id}/live/links")
+def _create_link(env: WebEnv, s: requests.Session, f: Foreign) -> None:
+    body = {"recipient": "Intrus", "service": "autre", "motif": "pirate"}
+    refused(s.post(f"{env.url}/api/v1/cameras/{f.camera}/live/links", json=body))
+    assert env.sql("SELECT count(*) FROM live_links WHERE motif = 'pirate'") == [(0,)]
+
+
+@case("DELETE", "/api/v1/live/links/{link_id}")
+def _revoke_link(env: WebEnv, s: requests.Session, f: Foreign) -> None:
+    link_id = _foreign_link(env, f)
+    refused(s.delete(f"{env.url}/api/v1/live/links/{link_id}"))
+    assert env.sql("SELECT revoked_at FROM live_links WHERE id = %s", (link_id,)) == [(None,)]
+
+
+# -- video wall views: saved layouts --------------------------------------------------
+
+
+def _view(env: WebEnv, owner_id: int, tenant: str, camera: str) -> int:
+    """A shared one-tile view of ``camera`` saved by ``owner_id`` under ``tenant``."""
+    rows = env.sql(
+        "INSERT INTO wall_views (owner_id, tenant_id, name, layout, tiles, shared, created_at, "
+        "updated_at) VALUES (%s, %s, md5(random()::text), 1, jsonb_build_array(%s::text), true, "
+        "now(), now()) RETURNING id",
+        (owner_id, tenant, camera),
+    )
+    return int(rows[0][0])  # type: ignore[call-overload]
+
+
+def _actor(env: WebEnv, s: requests.Session) -> tuple[int, str]:
+    """(id, home tenant) of the session's user."""
+    rows = env.sql("SELECT id, home_tenant_id FROM users WHERE login = %s", (s.headers["X-Actor"],))
+    return int(rows[0][0]), str(rows[0][1])  # type: ignore[call-overload]
+
+
+def _view_row(env: WebEnv, view_id: int) -> list[tuple[object, ...]]:
+    return env.sql("SELECT name, layout, tiles, shared FROM wall_views WHERE id = %s", (view_id,))
+
+
+@case("GET", "/api/v1/views")
+def _views(env: WebEnv, s: requests.Session, f: Foreign) -> None:
+    foreign = _view(env, f.user_id, f.tenant, f.camera)
+    # one's own view holding a foreign camera (a right since lost): the tile is masked
+    own = _view(env, *_actor(env, s), f.camera)
+    r = s.get(f"{env.url}/api/v1/views")
+    assert r.status_code == 200
+    views = {v["id"]: v for v in r.json()["views"]}
+    assert foreign not in views
+    assert views[own]["tiles"] == [{"camera": None, "name": None, "masque": True}]
+    assert f'"{f.camera}"' not in r.text
+
+
+@case("POST", "/api/v1/views")
+def _create_view(env: WebEnv, s: requests.Session, f: Foreign) -> None:
+    body = {"name": f"pirate-{f.tenant}", "layout": 1, "tiles": [f.camera]}
+    refused(s.post(f"{env.url}/api/v1/views", json=body))
+    assert env.sql("SELECT count(*) FROM wall_views WHERE name = %s", (body["name"],)) == [(0,)]
+
+
+@case("PUT", "/api/v1/views/{view_id}")
+def _update_foreign_view(env: WebEnv, s: requests.Session, f: Foreign) -> None:
+    view_id = _view(env, f.user_id, f.tenant, f.camera)
+    before = _view_row(env, view_id)
+    body = {"name": "pirate", "layout": 1, "tiles": [None], "shared": False}
+    assert s.put(f"{env.url}/api/v1/views/{view_id}", json=body).status_code == 404
+    assert _view_row(env, view_id) == before
+
+
+@case("PUT", "/api/v1/views/{view_id}")
+def _update_own_view_with_foreign_camera(env: WebEnv, s: requests.Session, f: Foreign) -> None:
+    view_id = _view(env, *_actor(env, s), f.camera)
+    env.sql("UPDATE wall_views SET tiles = '[null]' WHERE id = %s", (view_id,))
+    before = _view_row(env, view_id)
+    body = {"name": "mixte", "layout": 1, "tiles": [f.camera], "shared": False}
+    refused(s.put(f"{env.url}/api/v1/views/{view_id}", json=body))
+    assert _view_row(env, view_id) == before
+
+
+@case("DELETE", "/api/v1/views/{view_id}")
+def _delete_foreign_view(env: WebEnv, s: requests.Session, f: Foreign) -> None:
+    view_id = _view(env, f.user_id, f.tenant, f.camera)
+    assert s.delete(f"{env.url}/api/v1/views/{view_id}").status_code == 404
+    assert _view_row(env, view_id) != []
 
 
 def _setup(env: WebEnv) -> tuple[dict[str, requests.Session], dict[str, Foreign]]:

@@ -337,7 +337,10 @@ _CAMERA_SELECT = """
            EXISTS (SELECT 1 FROM runs r WHERE r.camera_id = c.id AND r.end_at IS NULL)
              AS recording,
            (SELECT max(s.end_at) FROM segments s
-             WHERE s.camera_id = c.id AND s.start_at > %(since)s) AS last_segment_at
+             WHERE s.camera_id = c.id AND s.start_at > %(since)s) AS last_segment_at,
+           c.live_enabled, c.live_share_enabled,
+           coalesce((SELECT array_agg(lr.stream ORDER BY lr.stream) FROM live_relays lr
+                      WHERE lr.camera_id = c.id), '{}') AS live_streams
       FROM cameras c
       JOIN tenants t ON t.id = c.tenant_id
       LEFT JOIN camera_group_members m ON m.camera_id = c.id

@@ -55,3 +55,35 @@ def carries_picture(access_unit: bytes, codec: str) -> bool:
     if codec == "hevc":  # HEVC VCL types are 0..31
         return any((nal[0] >> 1) & 0x3F < 32 for nal in nal_units(access_unit))
     return True  # other codecs: no NAL structure to check
+
+
+_START = b"\x00\x00\x00\x01"
+
+
+def annexb_parameter_sets(extradata: bytes | None) -> bytes:
+    """The H.264 parameter sets of a stream's extradata as Annex-B bytes. RTSP gives
+    them already Annex-B (from the SDP's sprop-parameter-sets); an MP4 source gives an
+    avcC record (version byte 1), converted here. Empty when there are none."""
+    if not extradata:
+        return b""
+    if extradata[0] != 1:
+        return extradata if extradata.startswith((_START, b"\x00\x00\x01")) else b""
+    out = bytearray()
+    try:
+        pos = 5
+        for count_mask in (0x1F, 0xFF):  # SPS count (low 5 bits), then PPS count
+            count = extradata[pos] & count_mask
+            pos += 1
+            for _ in range(count):
+                (size,) = struct.unpack_from(">H", extradata, pos)
+                pos += 2
+                out += _START + extradata[pos : pos + size]
+                pos += size
+    except (IndexError, struct.error):
+        return b""
+    return bytes(out)
+
+
+def has_parameter_sets(access_unit: bytes) -> bool:
+    """True when an H.264 access unit carries its own SPS (a decoder can start on it)."""
+    return any(nal[0] & 0x1F == 7 for nal in _annexb_units(access_unit))

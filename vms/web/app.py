@@ -65,6 +65,11 @@ async def _console(request: web.Request) -> web.FileResponse:
     return web.FileResponse(STATIC / "index.html")
 
 
+async def _share_page(request: web.Request) -> web.FileResponse:
+    """The page a live link opens (no account; the token stays in the fragment)."""
+    return web.FileResponse(STATIC / "partage.html")
+
+
 def build_app(svc: Services) -> web.Application:
     app = web.Application(
         middlewares=[security_headers, metrics_middleware, error_middleware, auth_middleware],
@@ -77,5 +82,6 @@ def build_app(svc: Services) -> web.Application:
         table[(route.method, route.path)] = route
     app[ROUTE_TABLE] = table
     app.router.add_get("/", _console)
+    app.router.add_get("/partage", _share_page)
     app.router.add_static("/static/", STATIC, follow_symlinks=False)
     return app

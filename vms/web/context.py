@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from aiohttp import web
+from aiohttp import ClientSession, web
 from psycopg_pool import AsyncConnectionPool
 
-from vms.config import WebConfig
+from vms.config import LiveConfig, WebConfig
 from vms.db.audit import AuditLog
 from vms.domain.clock import Clock
 from vms.security.passwords import PasswordHasher, PasswordPolicy
@@ -26,6 +26,11 @@ class Services:
     dummy_hash: str
     throttle: Throttle
     metrics: Metrics = field(default_factory=lambda: Metrics())
+    live: LiveConfig = field(default_factory=lambda: LiveConfig.model_validate({}))
+    relay_secret: str = ""
+    """Shared with the ingest workers' live relays (empty: live disabled)."""
+    http: ClientSession | None = None
+    """Client for the calls to the relays."""
 
 
 SERVICES = web.AppKey("services", Services)

@@ -58,13 +58,16 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
 @web.middleware
 async def security_headers(request: web.Request, handler: Handler) -> web.StreamResponse:
     response = await handler(request)
+    if response.prepared:  # a WebSocket: its headers are already sent
+        return response
     response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     response.headers.setdefault("X-Frame-Options", "DENY")
     response.headers.setdefault("Referrer-Policy", "no-referrer")
     response.headers.setdefault(
         "Content-Security-Policy",
-        "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+        "default-src 'self'; img-src 'self' data:; media-src 'self' blob:; "
+        "style-src 'self'; script-src 'self'; "
         "frame-ancestors 'none'; form-action 'self'",
     )
     response.headers.setdefault("Cache-Control", "no-store")

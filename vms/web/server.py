@@ -8,9 +8,11 @@ import logging
 import threading
 from pathlib import Path
 
+import aiohttp
 from aiohttp import web
 
-from vms.config import WebConfig
+from vms.aio import stop_runner
+from vms.config import LiveConfig, WebConfig
 from vms.db.audit import AuditLog
 from vms.db.scope import open_async_pool
 from vms.domain.clock import Clock
@@ -31,8 +33,12 @@ class WebServer:
         clock: Clock,
         tls_dir: Path,
         hasher: PasswordHasher | None = None,
+        live: LiveConfig | None = None,
+        relay_secret: str = "",
     ) -> None:
         self.config = config
+        self.live = live or LiveConfig.model_validate({})
+        self.relay_secret = relay_secret
         self.dsn = dsn
         self.clock = clock
         self.hasher = hasher or PasswordHasher()
@@ -76,6 +82,7 @@ class WebServer:
         self._loop = asyncio.get_running_loop()
         self._stop = asyncio.Event()
         pool = await open_async_pool(self.dsn, 1, 8)
+        http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=20, connect=5))
         try:
             policy = PasswordPolicy(
                 min_length=self.config.password_min_length,
@@ -90,6 +97,9 @@ class WebServer:
                 policy=policy,
                 dummy_hash=dummy_hash(self.hasher),
                 throttle=Throttle(self.config.login_attempts_per_minute),
+                live=self.live,
+                relay_secret=self.relay_secret,
+                http=http,
             )
             runner = web.AppRunner(build_app(svc), access_log=None)
             await runner.setup()
@@ -102,8 +112,7 @@ class WebServer:
             logger.info("console and API on %s", self.url)
             self._ready.set()
             await self._stop.wait()
-            await runner.cleanup()
-            # let the closed connections' transports finish closing before the loop ends
-            await asyncio.sleep(0.25)
+            await stop_runner(runner)
         finally:
+            await http.close()
             await pool.close()

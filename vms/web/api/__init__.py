@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from vms.web.api import audit, cameras, session, system, tokens, users
+from vms.web.api import audit, cameras, links, live, session, system, tokens, users, views
 from vms.web.routes import Route
 
 ROUTES: tuple[Route, ...] = (
@@ -12,4 +12,7 @@ ROUTES: tuple[Route, ...] = (
     *users.ROUTES,
     *tokens.ROUTES,
     *audit.ROUTES,
+    *live.ROUTES,
+    *links.ROUTES,
+    *views.ROUTES,
 )

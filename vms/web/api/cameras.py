@@ -54,6 +54,11 @@ def present(caller: Caller, row: dict[str, object], now: datetime) -> dict[str, 
         "status": status_of(row, now),
         "last_segment_at": row["last_segment_at"],
         "rights": sorted(rights),
+        "live": {
+            "enabled": row["live_enabled"],
+            "share_enabled": row["live_share_enabled"],
+            "streams": row["live_streams"],
+        },
     }
 
 
