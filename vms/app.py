@@ -10,7 +10,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from vms.config import Config, StreamConfig
+from vms.config import CameraOnvifConfig, Config, StreamConfig
 from vms.domain.clock import SystemClock
 from vms.domain.ports import BlobStore, CameraRow
 
@@ -29,6 +29,8 @@ class App:
         self._index: Any = None
         self._stores: list[BlobStore] | None = None
         self._sim: Any = None
+        self._onvif_sims: list[Any] = []
+        self._ptz_targets: dict[str, Any] = {}
         self._ingest: Any = None
         self._web: Any = None
         self._relay: Any = None
@@ -63,6 +65,9 @@ class App:
             self._ingest = None
         for t in self._maintenance:
             t.join(10)
+        for device in self._onvif_sims:
+            device.stop()
+        self._onvif_sims = []
         if self._sim is not None:
             self._sim.stop()
             self._sim = None
@@ -138,6 +143,8 @@ class App:
             for s in cam.streams:
                 target = StreamTarget(cam.id, cam.tenant, s.name, _with_password(s))
                 (targets if s.record else live_only).append(target)
+            if cam.onvif is not None and cam.onvif.ptz:
+                self._ptz_targets[cam.id] = _onvif_target(cam.onvif)
         for i, urls in enumerate(sim_urls or []):
             cam_id = f"sim-{i:02d}"
             tenant = "commune-a" if i % 2 == 0 else "commune-b"
@@ -194,8 +201,9 @@ class App:
         """The live relay of this ingest worker, announced in the database."""
         from ingest.live.relay import LiveRelay
         from ingest.live.server import RelayServer
+        from ingest.ptz import PtzGateway
         from vms.db.audit import AuditLog
-        from vms.db.live import live_refusal, register_relays
+        from vms.db.live import live_refusal, register_ptz, register_relays
         from vms.db.scope import open_async_pool
 
         live = self.config.live
@@ -215,12 +223,17 @@ class App:
         tls = None
         if live.relay_tls_cert and live.relay_tls_key:
             tls = (Path(live.relay_tls_cert), Path(live.relay_tls_key))
+        ptz = PtzGateway(
+            self._ptz_targets, self.config.onvif.timeout_s, self.config.onvif.discovery_interface
+        )
         self._relay = RelayServer(
-            make_relay, self.relay_secret(), live.relay_host, live.relay_port, tls
+            make_relay, self.relay_secret(), live.relay_host, live.relay_port, tls, ptz
         )
         self._relay.start()
+        url = live.relay_url or self._relay.url
         with self.database().connection() as conn:
-            register_relays(conn, live.relay_url or self._relay.url, streams)
+            register_relays(conn, url, streams)
+            register_ptz(conn, url, ptz.cameras())
         logger.info("live relay: %s (%d stream(s))", self._relay.url, len(streams))
         return self._relay
 
@@ -238,6 +251,8 @@ class App:
             )
             self._sim.start()
             sim_urls = [self._sim.urls(i) for i in range(self.config.sim.cameras)]
+            if self.config.sim.onvif:
+                self._start_onvif_sims(sim_urls)
         if sim_urls:
             self.seed_demo()
         self.start_ingest(sim_urls)
@@ -246,6 +261,24 @@ class App:
         self._every(self.config.retention.purge_interval_s, lambda: self.purger().run_once())
         self._every(self.config.storage.repair_interval_s, lambda: self.repairer().run_once())
         logger.info("serving; data in %s", self.data_dir)
+
+    def _start_onvif_sims(self, sim_urls: list[dict[str, str]]) -> None:
+        """An ONVIF device per simulated camera (the first one steerable), with a random
+        password for this process, so the demo shows PTZ."""
+        import secrets
+
+        from ingest.ptz import OnvifTarget
+        from vms.sim.onvif import OnvifSimulator
+
+        password = secrets.token_urlsafe(16)
+        for i, urls in enumerate(sim_urls):
+            device = OnvifSimulator(
+                urls, username="admin", password=password, ptz=i == 0, serial=f"SIM-{i:04d}"
+            )
+            device.start()
+            self._onvif_sims.append(device)
+            if i == 0:
+                self._ptz_targets[f"sim-{i:02d}"] = OnvifTarget(device.address, "admin", password)
 
     def start_web(self) -> Any:
         """The console and JSON API over HTTPS, in their own thread."""
@@ -351,6 +384,16 @@ class App:
         index.release_hold(args.id, "cli")
         print(f"conservation n° {args.id} levée")
         return 0
+
+
+def _onvif_target(onvif: CameraOnvifConfig) -> Any:
+    """The ONVIF address and credentials of a camera, password from the environment."""
+    import os
+
+    from ingest.ptz import OnvifTarget
+
+    password = os.environ.get(onvif.password_env, "") if onvif.password_env else ""
+    return OnvifTarget(onvif.address, onvif.username, password)
 
 
 def _with_password(stream: StreamConfig) -> str:

@@ -156,6 +156,17 @@ class StreamConfig(_Model):
         return v
 
 
+class CameraOnvifConfig(_Model):
+    address: str = Field(
+        min_length=1, max_length=300, description="ONVIF address: host, host:port or http(s)://."
+    )
+    username: str = Field("", max_length=128, description="ONVIF user.")
+    password_env: str = Field(
+        "", max_length=128, description="Environment variable holding the ONVIF password."
+    )
+    ptz: bool = Field(False, description="Steer the camera from the console (PTZ).")
+
+
 class CameraConfig(_Model):
     id: Identifier = Field(description="Stable camera identifier.")
     tenant: Identifier = Field(description="Commune (tenant) owning the camera.")
@@ -164,6 +175,9 @@ class CameraConfig(_Model):
         None, description="Retention in days (30 at most). Empty: retention.default_days."
     )
     streams: list[StreamConfig] = Field(min_length=1, max_length=4, description="RTSP streams.")
+    onvif: CameraOnvifConfig | None = Field(
+        None, description="ONVIF access (PTZ); the ingest worker holds the credentials."
+    )
 
     @field_validator("retention_days")
     @classmethod
@@ -179,6 +193,20 @@ class CameraConfig(_Model):
 class SimConfig(_Model):
     cameras: int = Field(4, ge=0, le=256, description="Simulated cameras for the demo.")
     port: int = Field(8554, ge=1024, le=65535, description="RTSP port of the simulator.")
+    onvif: bool = Field(
+        True, description="Simulated ONVIF devices for the demo cameras (the first has PTZ)."
+    )
+
+
+class OnvifConfig(_Model):
+    timeout_s: float = Field(
+        5.0, ge=0.5, le=60, description="Deadline of one ONVIF exchange (probe, PTZ command)."
+    )
+    discovery_interface: str = Field(
+        "",
+        max_length=64,
+        description="Local address for WS-Discovery of cameras; empty: discovery off.",
+    )
 
 
 class WebConfig(_Model):
@@ -267,6 +295,7 @@ class Config(_Model):
     sim: SimConfig | None = Field(None, description="Simulated cameras (demo only).")
     web: WebConfig = Field(default_factory=WebConfig)  # type: ignore[arg-type]
     live: LiveConfig = Field(default_factory=LiveConfig)  # type: ignore[arg-type]
+    onvif: OnvifConfig = Field(default_factory=OnvifConfig)  # type: ignore[arg-type]
     cameras: list[CameraConfig] = Field(default_factory=list, max_length=10_000)
 
     @field_validator("cameras")

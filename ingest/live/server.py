@@ -22,6 +22,7 @@ from pathlib import Path
 from aiohttp import WSMsgType, web
 
 from ingest.live.relay import LiveRelay, Watcher
+from ingest.ptz import PtzGateway
 from vms.aio import stop_runner
 from vms.errors import ErrorKind, VmsError
 
@@ -29,6 +30,7 @@ logger = logging.getLogger(__name__)
 
 RELAY = web.AppKey("relay", LiveRelay)
 SECRET = web.AppKey("secret", str)
+PTZ = web.AppKey("ptz", PtzGateway)
 INIT_TIMEOUT_S = 10.0
 
 _STATUS = {
@@ -135,10 +137,45 @@ async def _status(request: web.Request) -> web.StreamResponse:
     return web.json_response(request.app[RELAY].status())
 
 
-def build_relay_app(relay: LiveRelay, secret: str) -> web.Application:
+async def _json(request: web.Request) -> dict[str, object]:
+    try:
+        body = await request.json()
+    except ValueError as err:
+        raise VmsError(ErrorKind.INVALID_ARGUMENT, "Corps JSON invalide.") from err
+    if not isinstance(body, dict):
+        raise VmsError(ErrorKind.INVALID_ARGUMENT, "Un objet JSON est attendu.")
+    return body
+
+
+async def _ptz(request: web.Request) -> web.StreamResponse:
+    body = await _json(request)
+    result = await request.app[PTZ].execute(request.match_info["camera"], body)
+    return web.json_response(result)
+
+
+async def _probe(request: web.Request) -> web.StreamResponse:
+    body = await _json(request)
+    fields = [body.get(k, "") for k in ("address", "username", "password")]
+    if not all(isinstance(f, str) for f in fields):
+        raise VmsError(ErrorKind.INVALID_ARGUMENT, "Adresse et identifiants attendus.")
+    address, username, password = (str(f) for f in fields)
+    return web.json_response(await request.app[PTZ].probe(address, username, password))
+
+
+async def _discover(request: web.Request) -> web.StreamResponse:
+    return web.json_response({"devices": await request.app[PTZ].discover()})
+
+
+def build_relay_app(
+    relay: LiveRelay, secret: str, ptz: PtzGateway | None = None
+) -> web.Application:
     app = web.Application(middlewares=[_guard], client_max_size=128 * 1024)
     app[RELAY] = relay
     app[SECRET] = secret
+    app[PTZ] = ptz or PtzGateway({})
+    app.router.add_post("/relay/v1/cameras/{camera}/ptz", _ptz)
+    app.router.add_post("/relay/v1/onvif/probe", _probe)
+    app.router.add_post("/relay/v1/onvif/discover", _discover)
     app.router.add_post("/relay/v1/streams/{camera}/{stream}/webrtc", _webrtc)
     app.router.add_get("/relay/v1/streams/{camera}/{stream}/fmp4", _fmp4)
     app.router.add_delete("/relay/v1/sessions/{session}", _close)
@@ -157,6 +194,7 @@ class RelayServer:
         host: str = "127.0.0.1",
         port: int = 0,
         tls: tuple[Path, Path] | None = None,
+        ptz: PtzGateway | None = None,
     ) -> None:
         if len(secret) < 16:
             raise ValueError("the relay secret must have at least 16 characters")
@@ -165,6 +203,7 @@ class RelayServer:
         self.host = host
         self.port = port
         self.tls = tls
+        self.ptz = ptz or PtzGateway({})
         self.relay: LiveRelay | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop: asyncio.Event | None = None
@@ -205,7 +244,7 @@ class RelayServer:
         relay, closer = await self.make_relay()
         self.relay = relay
         try:
-            runner = web.AppRunner(build_relay_app(relay, self.secret), access_log=None)
+            runner = web.AppRunner(build_relay_app(relay, self.secret, self.ptz), access_log=None)
             await runner.setup()
             ctx = None
             if self.tls is not None:
@@ -220,6 +259,7 @@ class RelayServer:
             self._ready.set()
             await self._stop.wait()
             await relay.close_all()
+            await self.ptz.close()
             await stop_runner(runner)
         finally:
             await closer()

@@ -327,6 +327,75 @@ def _revoke_link(env: WebEnv, s: requests.Session, f: Foreign) -> None:
     assert env.sql("SELECT revoked_at FROM live_links WHERE id = %s", (link_id,)) == [(None,)]
 
 
+# -- PTZ and ONVIF ---------------------------------------------------------------------
+
+
+def _ptz_url(env: WebEnv, f: Foreign, tail: str = "") -> str:
+    return f"{env.url}/api/v1/cameras/{f.camera}/ptz{tail}"
+
+
+def _foreign_ptz_lock(env: WebEnv, f: Foreign) -> list[tuple[object, ...]]:
+    env.sql(
+        "INSERT INTO ptz_locks VALUES (%s, %s, %s, 'Agent', 1, now() + interval '1 hour') "
+        "ON CONFLICT (camera_id) DO NOTHING",
+        (f.camera, f.tenant, f.user_id),
+    )
+    return env.sql("SELECT holder_id, expires_at FROM ptz_locks WHERE camera_id = %s", (f.camera,))
+
+
+@case("GET", "/api/v1/cameras/{camera_id}/ptz")
+def _ptz_state(env: WebEnv, s: requests.Session, f: Foreign) -> None:
+    r = s.get(_ptz_url(env, f))
+    refused(r)
+    assert "Agent" not in r.text
+
+
+@case("POST", "/api/v1/cameras/{camera_id}/ptz")
+def _ptz_command(env: WebEnv, s: requests.Session, f: Foreign) -> None:
+    before = _foreign_ptz_lock(env, f)
+    refused(s.post(_ptz_url(env, f), json={"action": "move", "pan": 1.0}))
+    assert (
+        env.sql("SELECT holder_id, expires_at FROM ptz_locks WHERE camera_id = %s", (f.camera,))
+        == before
+    )
+
+
+@case("POST", "/api/v1/cameras/{camera_id}/ptz/lock")
+def _ptz_takeover(env: WebEnv, s: requests.Session, f: Foreign) -> None:
+    before = _foreign_ptz_lock(env, f)
+    refused(s.post(_ptz_url(env, f, "/lock"), json={"takeover": True}))
+    assert (
+        env.sql("SELECT holder_id, expires_at FROM ptz_locks WHERE camera_id = %s", (f.camera,))
+        == before
+    )
+
+
+@case("DELETE", "/api/v1/cameras/{camera_id}/ptz/lock")
+def _ptz_release(env: WebEnv, s: requests.Session, f: Foreign) -> None:
+    before = _foreign_ptz_lock(env, f)
+    refused(s.delete(_ptz_url(env, f, "/lock")))
+    assert (
+        env.sql("SELECT holder_id, expires_at FROM ptz_locks WHERE camera_id = %s", (f.camera,))
+        == before
+    )
+
+
+@case("POST", "/api/v1/onvif/probe")
+def _onvif_probe_through_foreign_relay(env: WebEnv, s: requests.Session, f: Foreign) -> None:
+    # the only relay known belongs to the foreign commune: it must not be used
+    env.sql(
+        "INSERT INTO live_relays (camera_id, stream, relay_url, recorded) "
+        "VALUES (%s, 'zz', 'http://127.0.0.1:9', false) ON CONFLICT DO NOTHING",
+        (f.camera,),
+    )
+    try:
+        r = s.post(f"{env.url}/api/v1/onvif/probe", json={"address": "127.0.0.1:9"})
+        assert r.status_code in (403, 409), r.text
+        assert "acquisition" in r.text or r.status_code == 403
+    finally:
+        env.sql("DELETE FROM live_relays WHERE stream = 'zz'")
+
+
 # -- video wall views: saved layouts --------------------------------------------------
 
 

@@ -340,7 +340,8 @@ _CAMERA_SELECT = """
              WHERE s.camera_id = c.id AND s.start_at > %(since)s) AS last_segment_at,
            c.live_enabled, c.live_share_enabled,
            coalesce((SELECT array_agg(lr.stream ORDER BY lr.stream) FROM live_relays lr
-                      WHERE lr.camera_id = c.id), '{}') AS live_streams
+                      WHERE lr.camera_id = c.id), '{}') AS live_streams,
+           EXISTS (SELECT 1 FROM ptz_relays p WHERE p.camera_id = c.id) AS ptz
       FROM cameras c
       JOIN tenants t ON t.id = c.tenant_id
       LEFT JOIN camera_group_members m ON m.camera_id = c.id

@@ -31,6 +31,32 @@ def register_relays(
             )
 
 
+def register_ptz(conn: psycopg.Connection[Any], relay_url: str, cameras: Iterable[str]) -> None:
+    """Announce that ``relay_url`` steers these PTZ cameras."""
+    with conn.transaction():
+        for camera_id in cameras:
+            conn.execute(
+                "INSERT INTO ptz_relays (camera_id, relay_url) VALUES (%s, %s) "
+                "ON CONFLICT (camera_id) DO UPDATE SET relay_url = EXCLUDED.relay_url, "
+                "updated_at = now()",
+                (camera_id, relay_url),
+            )
+
+
+async def ptz_relay_url(conn: Conn, camera_id: str) -> str | None:
+    cur = await conn.execute("SELECT relay_url FROM ptz_relays WHERE camera_id = %s", (camera_id,))
+    row = await cur.fetchone()
+    return str(row["relay_url"]) if row else None
+
+
+async def any_relay_url(conn: Conn) -> str | None:
+    """A relay in the caller's perimeter (ONVIF probes go through an ingest worker: the
+    cameras' network is theirs)."""
+    cur = await conn.execute("SELECT relay_url FROM live_relays ORDER BY updated_at DESC LIMIT 1")
+    row = await cur.fetchone()
+    return str(row["relay_url"]) if row else None
+
+
 async def relay_url(conn: Conn, camera_id: str, stream: str) -> str | None:
     cur = await conn.execute(
         "SELECT relay_url FROM live_relays WHERE camera_id = %s AND stream = %s",
@@ -154,7 +180,7 @@ async def use_link(conn: Conn, token_hash: str, now: datetime) -> dict[str, obje
 # -- PTZ locks --------------------------------------------------------------------------
 
 
-async def ptz_lock(conn: Conn, camera_id: str) -> dict[str, object] | None:
+async def ptz_lock(conn: Conn, camera_id: str) -> dict[str, Any] | None:
     cur = await conn.execute(
         "SELECT camera_id AS camera, holder_id, holder, rank, expires_at "
         "FROM ptz_locks WHERE camera_id = %s FOR UPDATE",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from vms.web.api import audit, cameras, links, live, session, system, tokens, users, views
+from vms.web.api import audit, cameras, links, live, ptz, session, system, tokens, users, views
 from vms.web.routes import Route
 
 ROUTES: tuple[Route, ...] = (
@@ -14,5 +14,6 @@ ROUTES: tuple[Route, ...] = (
     *audit.ROUTES,
     *live.ROUTES,
     *links.ROUTES,
+    *ptz.ROUTES,
     *views.ROUTES,
 )

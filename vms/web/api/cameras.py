@@ -59,6 +59,7 @@ def present(caller: Caller, row: dict[str, object], now: datetime) -> dict[str, 
             "share_enabled": row["live_share_enabled"],
             "streams": row["live_streams"],
         },
+        "ptz": row["ptz"],
     }
 
 

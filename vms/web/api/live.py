@@ -85,13 +85,17 @@ def watcher_header(
     )
 
 
-def _relay_error(status: int, data: object) -> VmsError:
-    message = "Le serveur d'acquisition a refusé la session de direct."
+def relay_error(
+    status: int, data: object, message: str = "Le serveur d'acquisition a refusé la session."
+) -> VmsError:
+    """The relay's refusal as the caller sees it (its French message when it gave one)."""
     if isinstance(data, dict) and isinstance(data.get("erreur"), dict):
         message = str(data["erreur"].get("message") or message)
-    kind = {400: ErrorKind.INVALID_ARGUMENT, 404: ErrorKind.NOT_FOUND}.get(
-        status, ErrorKind.UNAVAILABLE
-    )
+    kind = {
+        400: ErrorKind.INVALID_ARGUMENT,
+        404: ErrorKind.NOT_FOUND,
+        409: ErrorKind.FAILED_PRECONDITION,
+    }.get(status, ErrorKind.UNAVAILABLE)
     return VmsError(kind, message, detail=f"relay answered {status}")
 
 
@@ -117,7 +121,7 @@ async def forward_offer(
         async with svc.http.post(url, data=offer, headers=headers) as r:
             data = await r.json(content_type=None)
             if r.status != 201:
-                raise _relay_error(r.status, data)
+                raise relay_error(r.status, data)
     except (aiohttp.ClientError, TimeoutError, ValueError) as err:
         raise unavailable(
             "Serveur d'acquisition injoignable : direct indisponible.", detail=str(err)

@@ -4,6 +4,7 @@
 // Tiles play the "sub" stream; a tile shown alone plays "main".
 
 import { api, afficher, csrfToken, dire, el, enQuittant, ETATS } from "./lib.js";
+import { PanneauPtz } from "./ptz.js";
 
 const DISPOSITIONS = [1, 4, 9, 16];
 const MAX_TUILES = 16;
@@ -39,6 +40,7 @@ class Mur {
     this.lecteurs = Array(MAX_TUILES).fill(null);
     this.generations = Array(MAX_TUILES).fill(0); // a tile's player callbacks are stale once it changes
     this.seule = null; // index of the tile shown alone
+    this.ptz = null; // PTZ panel of the tile shown alone
     this.choisie = null; // camera chosen by keyboard, waiting for its tile
     this.vues = [];
     this.vue = null; // the saved view on screen
@@ -195,7 +197,11 @@ class Mur {
     if (lecteurTuile) lecteurTuile.close();
   }
 
-  toutArreter() { for (let i = 0; i < MAX_TUILES; i++) this.arreter(i); }
+  toutArreter() {
+    this.ptz?.fermer();
+    this.ptz = null;
+    for (let i = 0; i < MAX_TUILES; i++) this.arreter(i);
+  }
 
   toutJouer() { for (let i = 0; i < MAX_TUILES; i++) this.jouer(i); }
 
@@ -243,13 +249,19 @@ class Mur {
     if (avant !== null) {
       this.noeuds[avant].noeud.classList.remove("agrandie");
       this.lecteurs[avant]?.setStream("sub");
+      this.ptz?.fermer();
+      this.ptz = null;
     }
     this.seule = i === avant || i === null || !this.tuiles[i].camera ? null : i;
     this.grille.classList.toggle("une-seule", this.seule !== null);
     if (this.seule !== null) {
       this.noeuds[i].noeud.classList.add("agrandie");
       this.lecteurs[i]?.setStream("main");
-      dire(`Tuile ${i + 1} en plein cadre (flux principal). Échap pour revenir à la grille.`);
+      const camera = this.cameras.get(this.tuiles[i].camera);
+      const pilotable = camera?.ptz && camera.rights.includes("ptz");
+      if (pilotable) this.ptz = new PanneauPtz(camera, this.noeuds[i].noeud);
+      dire(`Tuile ${i + 1} en plein cadre (flux principal)${pilotable ? ", caméra orientable : flèches, + et −" : ""}. `
+        + "Échap pour revenir à la grille.");
     }
     if (avant !== null && this.seule === null) this.noeuds[avant].noeud.focus();
   }
