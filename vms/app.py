@@ -213,9 +213,9 @@ class App:
         async def make_relay() -> tuple[Any, Any]:
             pool = await open_async_pool(dsn, 1, 4)
 
-            async def refusal(camera_id: str, via: str) -> str | None:
+            async def refusal(camera_id: str, via: str, link: int | None) -> str | None:
                 async with pool.connection() as conn:
-                    return await live_refusal(conn, camera_id, via)
+                    return await live_refusal(conn, camera_id, via, link)
 
             relay = LiveRelay(hub, AuditLog(pool, clock), clock, live.max_sessions, refusal)
             return relay, pool.close

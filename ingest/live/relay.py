@@ -45,6 +45,12 @@ class Watcher:
     via: str = "console"  # console | partage | public
     recipient: str = ""  # named recipient of a share link
 
+    @property
+    def link(self) -> int | None:
+        """The live link watched through (``via`` partage or public), else None."""
+        kind, _, number = self.actor.partition(":")
+        return int(number) if kind == self.via != "console" and number.isdigit() else None
+
 
 @dataclass(slots=True)
 class LiveSession:
@@ -56,14 +62,16 @@ class LiveSession:
     started_at: datetime
     started_mono: float = field(default_factory=time.monotonic)
     peer: WebRtcPeer | None = None
+    viewer: Viewer | None = None
     ended: bool = False
 
 
-Refusal = Callable[[str, str], Awaitable[str | None]]
-"""(camera, via) -> why live video must be refused now, or None (EVD-15 switches)."""
+Refusal = Callable[[str, str, int | None], Awaitable[str | None]]
+"""(camera, via, link) -> why live video must be refused now, or None: the EVD-15
+switches, and the link's validity (revoked, expired)."""
 
 
-async def _allow_all(_camera: str, _via: str) -> str | None:
+async def _allow_all(_camera: str, _via: str, _link: int | None) -> str | None:
     return None
 
 
@@ -85,7 +93,7 @@ class LiveRelay:
         self._broadcasts: dict[tuple[str, str], Fmp4Broadcast] = {}
 
     async def _feed(self, camera_id: str, stream: str, watcher: Watcher) -> LiveFeed:
-        reason = await self.refusal(camera_id, watcher.via)
+        reason = await self.refusal(camera_id, watcher.via, watcher.link)
         if reason is not None:
             raise precondition(reason)
         feed = self.hub.find(camera_id, stream)
@@ -189,7 +197,31 @@ class LiveRelay:
             broadcast = self._broadcasts[key] = Fmp4Broadcast(feed)
         viewer = broadcast.join()
         session = await self._start(camera_id, stream, watcher, "fmp4")
+        session.viewer = viewer
         return session, broadcast, viewer
+
+    async def recheck(self) -> int:
+        """End the open sessions that would be refused now (a switch turned off, a link
+        revoked or expired): revocation takes effect on the sessions under way, not only
+        on the next ones. Returns how many were ended."""
+        verdicts: dict[tuple[str, str, int | None], str | None] = {}
+        ended = 0
+        for session in list(self.sessions.values()):
+            w = session.watcher
+            key = (session.camera_id, w.via, w.link)
+            if key not in verdicts:
+                verdicts[key] = await self.refusal(*key)
+            if verdicts[key] is None or session.ended:
+                continue
+            logger.info("live session %s withdrawn: %s", session.id[:6], verdicts[key])
+            await self.end(session, "retrait")
+            if session.peer is not None:
+                await session.peer.close("retrait")
+            if session.viewer is not None:
+                session.viewer.closed = True
+                session.viewer.ready.set()
+            ended += 1
+        return ended
 
     async def close_all(self) -> None:
         for session in list(self.sessions.values()):

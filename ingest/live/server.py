@@ -195,6 +195,7 @@ class RelayServer:
         port: int = 0,
         tls: tuple[Path, Path] | None = None,
         ptz: PtzGateway | None = None,
+        recheck_s: float = 5.0,
     ) -> None:
         if len(secret) < 16:
             raise ValueError("the relay secret must have at least 16 characters")
@@ -204,6 +205,7 @@ class RelayServer:
         self.port = port
         self.tls = tls
         self.ptz = ptz or PtzGateway({})
+        self.recheck_s = recheck_s
         self.relay: LiveRelay | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop: asyncio.Event | None = None
@@ -231,6 +233,14 @@ class RelayServer:
         if self._thread is not None:
             self._thread.join(15)
 
+    async def _recheck(self, relay: LiveRelay) -> None:
+        while True:
+            await asyncio.sleep(self.recheck_s)
+            try:
+                await relay.recheck()
+            except Exception:  # a database hiccup must not end the loop
+                logger.exception("live sessions recheck failed")
+
     def _run(self) -> None:
         try:
             asyncio.run(self._main())
@@ -257,7 +267,11 @@ class RelayServer:
                 self.port = sockets[0].getsockname()[1]
             logger.info("live relay on %s", self.url)
             self._ready.set()
+            rechecks = asyncio.create_task(self._recheck(relay))
             await self._stop.wait()
+            rechecks.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await rechecks
             await relay.close_all()
             await self.ptz.close()
             await stop_runner(runner)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import ssl
 import time
+from typing import Any
 
 import aiohttp
 import pytest
@@ -139,3 +140,52 @@ def test_public_link_serves_many_viewers_from_one_pull(live_env: LiveEnv) -> Non
         timeout=10,
     )
     assert r.status_code == 409
+
+
+def test_revocation_and_switches_end_the_viewings_under_way(live_env: LiveEnv) -> None:
+    env = live_env
+    enable_transmission(env, "a1")
+    env.web.user("op", "operator", "csd", [("view_live", "commune-a"), ("export", "commune-a")])
+    op, admin = env.web.login("op"), env.web.login("admin")
+    links = f"{env.web.url}/api/v1/cameras/a1/live/links"
+
+    def watch_until_cut(token: str, cut: Any) -> tuple[int, float]:
+        """Watch through the link's fMP4 socket, call ``cut`` once video flows; returns
+        the bytes received and how long the socket outlived the cut."""
+        ws_url = env.web.url.replace("https", "wss") + f"/api/v1/links/{token}/fmp4"
+
+        async def run() -> tuple[int, float]:
+            ctx = ssl.create_default_context(cafile=str(env.web.cert))
+            got, cut_at = 0, 0.0
+            async with aiohttp.ClientSession() as http, http.ws_connect(ws_url, ssl=ctx) as ws:
+                while True:
+                    msg = await ws.receive(timeout=20)
+                    if msg.type == aiohttp.WSMsgType.TEXT:  # the codec, first
+                        continue
+                    if msg.type != aiohttp.WSMsgType.BINARY:
+                        break
+                    got += len(msg.data)
+                    if got > 50_000 and not cut_at:
+                        await asyncio.to_thread(cut)
+                        cut_at = time.monotonic()
+            return got, time.monotonic() - cut_at
+
+        return asyncio.run(run())
+
+    # a revoked share stops at once, not only for the next viewing
+    link = op.post(links, json=SHARE).json()
+    revoke = lambda: op.delete(f"{env.web.url}/api/v1/live/links/{link['id']}")  # noqa: E731
+    got, lasted = watch_until_cut(link["token"], revoke)
+    assert got > 50_000 and lasted < 10, (got, lasted)
+    wait_for(lambda: len(live_entries(env, "live.end")) == 1)
+    assert live_entries(env, "live.end")[0][2]["fin"] == "retrait"
+
+    # so does a camera whose transmission an administrator switches off (EVD-15)
+    link = op.post(links, json=SHARE).json()
+    switch_off = lambda: admin.patch(  # noqa: E731
+        f"{env.web.url}/api/v1/cameras/a1/live", json={"share_enabled": False}
+    )
+    got, lasted = watch_until_cut(link["token"], switch_off)
+    assert got > 50_000 and lasted < 10, (got, lasted)
+    wait_for(lambda: len(live_entries(env, "live.end")) == 2)
+    assert live_entries(env, "live.end")[1][2]["fin"] == "retrait"

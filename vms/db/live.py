@@ -66,9 +66,12 @@ async def relay_url(conn: Conn, camera_id: str, stream: str) -> str | None:
     return str(row["relay_url"]) if row else None
 
 
-async def live_refusal(conn: psycopg.AsyncConnection[Any], camera_id: str, via: str) -> str | None:
-    """Why the relay must refuse live video of a camera now (EVD-15), or None. Read
-    with the service role (the relay serves every commune it records)."""
+async def live_refusal(
+    conn: psycopg.AsyncConnection[Any], camera_id: str, via: str, link_id: int | None = None
+) -> str | None:
+    """Why the relay must refuse live video of a camera now (EVD-15 switches; the link
+    watched through revoked or expired), or None. Read with the service role (the relay
+    serves every commune it records)."""
     cur = await conn.execute(
         "SELECT live_enabled, live_share_enabled FROM cameras WHERE id = %s", (camera_id,)
     )
@@ -79,6 +82,14 @@ async def live_refusal(conn: psycopg.AsyncConnection[Any], camera_id: str, via: 
         return "Le direct de cette caméra est désactivé par un administrateur."
     if via != "console" and not row["live_share_enabled"]:
         return "La transmission du direct de cette caméra hors du centre n'est pas autorisée."
+    if via != "console":
+        cur = await conn.execute(
+            "SELECT 1 FROM live_links WHERE id = %s AND camera_id = %s AND revoked_at IS NULL "
+            "AND expires_at > now()",
+            (link_id, camera_id),
+        )
+        if await cur.fetchone() is None:
+            return "Lien de direct révoqué ou expiré."
     return None
 
 

@@ -2,10 +2,12 @@
 // Every screen reads the JSON API (/api/v1); the session lives in an HttpOnly cookie
 // and state-changing requests echo the CSRF token returned at sign-in (or by /me).
 
-const main = document.getElementById("contenu");
-const annonce = document.getElementById("annonce");
-let csrf = null;
-let moi = null;
+import {
+  api, afficher, champ, choix, dire, el, moi, oublierSession, peut, quitterEcran, setCsrf, setMoi,
+  soumettre, ETATS, ROLES,
+} from "./lib.js";
+import { vueMur } from "./wall.js";
+import { controlesDirect, sectionLiens } from "./cameras_live.js";
 
 const LIBELLES_DROITS = {
   view_live: "Direct", playback: "Relecture", export: "Export", ptz: "PTZ",
@@ -13,86 +15,11 @@ const LIBELLES_DROITS = {
   configure_analytics: "Analyse", admin_users: "Admin. comptes",
   admin_cameras: "Admin. caméras", read_audit: "Audit",
 };
-const ROLES = {
-  operator: "Opérateur", supervisor: "Superviseur", admin: "Administrateur",
-  auditor: "Auditeur", commune_viewer: "Agent communal", requester: "Requérant",
-};
 const HABILITATIONS = {
   police_nationale: "Police nationale", gendarmerie: "Gendarmerie nationale",
   police_municipale: "Police municipale", agent_agree: "Agent agréé",
   operateur_csd: "Opérateur CSD", admin_technique: "Administrateur technique",
 };
-const ETATS = { enregistrement: "Enregistrement", interrompu: "Interrompu", hors_ligne: "Hors ligne" };
-
-class ErreurApi extends Error {
-  constructor(status, message) { super(message); this.status = status; }
-}
-
-async function api(method, path, body, type = "application/json") {
-  const headers = {};
-  if (body !== undefined) headers["Content-Type"] = type;
-  if (csrf && method !== "GET") headers["X-CSRF-Token"] = csrf;
-  const r = await fetch(path, {
-    method, headers, credentials: "same-origin",
-    body: body === undefined ? undefined : (type === "application/json" ? JSON.stringify(body) : body),
-  });
-  if (r.status === 204) return null;
-  const data = r.headers.get("Content-Type")?.includes("json") ? await r.json() : await r.text();
-  if (!r.ok) {
-    const message = data?.erreur?.message ?? `Erreur ${r.status}`;
-    if (r.status === 401 && !path.startsWith("/api/v1/auth/")) { moi = null; csrf = null; location.hash = "#/connexion"; }
-    throw new ErreurApi(r.status, message);
-  }
-  return data;
-}
-
-// -- helpers ---------------------------------------------------------------------------
-
-function el(tag, attrs = {}, ...children) {
-  const node = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) {
-    if (v === false || v === null || v === undefined) continue;
-    if (k.startsWith("on")) node.addEventListener(k.slice(2), v);
-    else if (k === "text") node.textContent = v;
-    else node.setAttribute(k, v === true ? "" : v);
-  }
-  for (const c of children.flat()) if (c !== null && c !== undefined) node.append(c);
-  return node;
-}
-
-function champ(label, attrs) {
-  const id = attrs.id ?? `c-${attrs.name}`;
-  return [el("label", { for: id, text: label }), el(attrs.tag ?? "input", { ...attrs, id, tag: null })];
-}
-
-function choix(label, name, options, valeur, extra = {}) {
-  const id = `c-${name}`;
-  const select = el("select", { id, name, ...extra },
-    Object.entries(options).map(([v, t]) => el("option", { value: v, selected: v === (valeur ?? "") }, t)));
-  return [el("label", { for: id, text: label }), select];
-}
-
-function dire(message, erreur = false) {
-  annonce.textContent = message;
-  annonce.classList.toggle("erreur", erreur);
-}
-
-function afficher(titre, ...contenu) {
-  main.replaceChildren(el("h1", { text: titre }), ...contenu.filter((c) => c !== null));
-  document.title = `${titre} — Centre de supervision`;
-  main.focus();
-}
-
-function soumettre(form, action) {
-  form.addEventListener("submit", async (ev) => {
-    ev.preventDefault();
-    dire("");
-    try { await action(new FormData(form)); } catch (e) { dire(e.message, true); }
-  });
-  return form;
-}
-
-const peut = (droit) => Boolean(moi?.rights?.[droit]?.length);
 
 // -- sign-in ---------------------------------------------------------------------------
 
@@ -105,7 +32,7 @@ function vueConnexion() {
     el("button", { type: "submit", text: "Se connecter" }));
   afficher("Connexion", soumettre(form, async (d) => {
     const r = await api("POST", "/api/v1/auth/login", { login: d.get("login"), password: d.get("password") });
-    csrf = r.csrf_token;
+    setCsrf(r.csrf_token);
     if (r.next === "totp") return vueCode();
     if (r.next === "enroll") return vueEnrolement();
     await apresConnexion();
@@ -119,7 +46,7 @@ function formulaireCode(texte) {
     el("button", { type: "submit", text: "Valider" }));
   return soumettre(form, async (d) => {
     const r = await api("POST", "/api/v1/auth/totp", { code: d.get("code") });
-    csrf = r.csrf_token;
+    setCsrf(r.csrf_token);
     await apresConnexion();
   });
 }
@@ -148,15 +75,15 @@ function vueMotDePasse(force) {
     el("button", { type: "submit", text: "Changer le mot de passe" }));
   return soumettre(form, async (d) => {
     const r = await api("POST", "/api/v1/auth/password", { current_password: d.get("current"), new_password: d.get("new") });
-    csrf = r.csrf_token;
+    setCsrf(r.csrf_token);
     dire("Mot de passe changé. Vos autres sessions ont été fermées.");
     await apresConnexion();
   });
 }
 
 async function apresConnexion() {
-  moi = await api("GET", "/api/v1/me");
-  csrf = moi.csrf_token ?? csrf;
+  setMoi(await api("GET", "/api/v1/me"));
+  if (moi.csrf_token) setCsrf(moi.csrf_token);
   if (!moi.mfa_done) return moi.user.mfa_enrolled ? vueCode() : vueEnrolement();
   document.getElementById("qui").textContent = `${moi.user.display_name} (${ROLES[moi.user.role] ?? moi.user.role})`;
   document.getElementById("identite").hidden = false;
@@ -186,18 +113,21 @@ async function vueCameras() {
     if (!groupes.has(parent)) groupes.set(parent, []);
     groupes.get(parent).push([tenant, cams]);
   }
+  const liens = peut("export") || peut("admin_cameras") ? sectionLiens(cameras) : null;
   const commune = ([tenant, cams]) => el("li", {},
     el("p", { class: "commune", text: `${noms[tenant]?.name ?? cams[0].tenant_name} (${cams.length} caméra${cams.length > 1 ? "s" : ""})` }),
     el("ul", {}, cams.map((c) => el("li", { class: "camera", "data-camera": c.id },
       el("span", { text: c.name }),
       el("span", { class: `etat etat-${c.status}`, text: ETATS[c.status] ?? c.status }),
-      el("span", { class: "droits", text: c.rights.map((r) => LIBELLES_DROITS[r] ?? r).join(", ") })))));
+      el("span", { class: "droits", text: c.rights.map((r) => LIBELLES_DROITS[r] ?? r).join(", ") }),
+      controlesDirect(c, { apresPartage: () => liens?.charger() })))));
   const arbre = el("ul", { class: "arbre", "aria-label": "Caméras par commune" });
   for (const [parent, communes] of groupes) {
     if (parent === null) arbre.append(...communes.map(commune));
     else arbre.append(el("li", {}, el("p", { class: "commune", text: noms[parent]?.name ?? parent }), el("ul", {}, communes.map(commune))));
   }
-  afficher("Caméras", avert, cameras.length ? arbre : el("p", { text: "Aucune caméra dans votre périmètre." }));
+  await liens?.charger();
+  afficher("Caméras", avert, cameras.length ? arbre : el("p", { text: "Aucune caméra dans votre périmètre." }), liens?.section ?? null);
 }
 
 // -- users -----------------------------------------------------------------------------
@@ -356,7 +286,7 @@ async function vueCompte() {
     el("section", { class: "carte" },
       el("p", { text: `Identifiant : ${moi.user.login}` }),
       el("p", { text: hab.type ? `Habilitation : ${HABILITATIONS[hab.type]} — ${hab.reference}, jusqu'au ${hab.expires_on} (${hab.status})` : "Aucune habilitation à visionner les images." }),
-      el("button", { type: "button", class: "danger", text: "Fermer toutes mes sessions", onclick: async () => { await api("POST", "/api/v1/auth/logout-everywhere"); moi = null; csrf = null; dire("Toutes vos sessions sont fermées."); location.hash = "#/connexion"; } })),
+      el("button", { type: "button", class: "danger", text: "Fermer toutes mes sessions", onclick: async () => { await api("POST", "/api/v1/auth/logout-everywhere"); oublierSession(); dire("Toutes vos sessions sont fermées."); location.hash = "#/connexion"; } })),
     el("h2", { text: "Changer de mot de passe" }), vueMotDePasse(false),
     el("h2", { text: "Jetons d'accès (clients machines)" }),
     el("ul", {}, tokens.map((t) => el("li", { text: `${t.name} — ${t.scopes.join(", ")}${t.revoked_at ? " (révoqué)" : ` — expire le ${new Date(t.expires_at).toLocaleDateString("fr-FR")}`}` }))));
@@ -364,7 +294,7 @@ async function vueCompte() {
 
 // -- routing ---------------------------------------------------------------------------
 
-const VUES = { "#/cameras": vueCameras, "#/utilisateurs": vueUtilisateurs, "#/audit": vueAudit, "#/compte": vueCompte };
+const VUES = { "#/mur": vueMur, "#/cameras": vueCameras, "#/utilisateurs": vueUtilisateurs, "#/audit": vueAudit, "#/compte": vueCompte };
 
 async function route() {
   if (!moi) return vueConnexion();
@@ -377,11 +307,11 @@ async function route() {
 
 document.getElementById("deconnexion").addEventListener("click", async () => {
   try { await api("POST", "/api/v1/auth/logout"); } catch { /* already signed out */ }
-  moi = null; csrf = null;
+  oublierSession();
   dire("Vous êtes déconnecté.");
   location.hash = "#/connexion";
   vueConnexion();
 });
-window.addEventListener("hashchange", () => { if (moi) route(); });
+window.addEventListener("hashchange", () => { quitterEcran(); if (moi) route(); });
 
 try { await apresConnexion(); } catch { vueConnexion(); }
