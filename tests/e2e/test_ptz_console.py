@@ -124,3 +124,29 @@ def test_ptz_panel_moves_presets_and_lock(ptz_env: PtzEnv, pages: tuple[Page, Pa
     moves = web.sql("SELECT count(*) FROM audit WHERE action = 'ptz.move' AND actor = 'op1'")
     assert moves[0][0] >= 3  # the held direction was repeated, each command audited
     assert not errors, errors
+
+
+def test_admin_probes_a_camera_by_onvif(ptz_env: PtzEnv, pages: tuple[Page, Page]) -> None:
+    web, device = ptz_env.web, ptz_env.device
+    web.user("admin", "admin", "csd", [("admin_cameras", "commune-a")], mfa=True)
+    page, _ = pages
+    console.sign_in(page, web, "admin")
+    page.get_by_role("link", name="Caméras").click()
+    panel = page.get_by_role("region", name="Ajouter une caméra (ONVIF)")
+    panel.get_by_label("Adresse ONVIF").fill(device.address)
+    panel.get_by_label("Utilisateur ONVIF").fill("csd")
+    panel.get_by_label("Mot de passe ONVIF").fill("mauvais")
+    panel.get_by_role("button", name="Interroger la caméra").click()
+    expect(panel.get_by_role("alert")).to_contain_text("Identifiants ONVIF refusés")
+
+    panel.get_by_label("Mot de passe ONVIF").fill(device.password)
+    panel.get_by_role("button", name="Interroger la caméra").click()
+    expect(panel).to_contain_text("VMS Simulation SimCam PTZ-1")
+    expect(panel).to_contain_text("mouvement continu, zoom, préréglages")
+    expect(panel).to_contain_text("écart de")
+    block = panel.get_by_label("Bloc de configuration").inner_text()
+    assert 'url = "rtsp://127.0.0.1:1/a1/main"' in block
+    assert 'tenant = "commune-a"' in block and "ptz = true" in block
+    assert device.password not in block and device.password not in page.content()
+    assert panel.get_by_label("Mot de passe ONVIF").input_value() == ""
+    console.shot(page, "console-onvif.png")

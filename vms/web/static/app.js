@@ -8,6 +8,7 @@ import {
 } from "./lib.js";
 import { vueMur } from "./wall.js";
 import { controlesDirect, sectionLiens } from "./cameras_live.js";
+import { panneauOnvif } from "./onvif.js";
 
 const LIBELLES_DROITS = {
   view_live: "Direct", playback: "Relecture", export: "Export", ptz: "PTZ",
@@ -127,7 +128,8 @@ async function vueCameras() {
     else arbre.append(el("li", {}, el("p", { class: "commune", text: noms[parent]?.name ?? parent }), el("ul", {}, communes.map(commune))));
   }
   await liens?.charger();
-  afficher("Caméras", avert, cameras.length ? arbre : el("p", { text: "Aucune caméra dans votre périmètre." }), liens?.section ?? null);
+  afficher("Caméras", avert, cameras.length ? arbre : el("p", { text: "Aucune caméra dans votre périmètre." }),
+    liens?.section ?? null, panneauOnvif(tenants));
 }
 
 // -- users -----------------------------------------------------------------------------
