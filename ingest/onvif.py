@@ -46,6 +46,7 @@ from onvif import ONVIFCamera
 from onvif.exceptions import ONVIFError
 
 from vms.errors import ErrorKind, VmsError
+from vms.messages import msg
 
 logger = logging.getLogger(__name__)
 
@@ -57,27 +58,6 @@ MAX_REASON_CHARS = 200
 _T = TypeVar("_T")
 
 # French messages, one place (move to vms.messages when the catalogue owner agrees)
-MESSAGES = {
-    "timeout": "La caméra ne répond pas (délai de {timeout_s:g} s dépassé) : {address}",
-    "connect": "Connexion impossible à la caméra {address}",
-    "auth": "Identifiants ONVIF refusés par la caméra {address}",
-    "xml": "Réponse ONVIF illisible (XML invalide) de la caméra {address}",
-    "unexpected": "Réponse ONVIF inattendue de la caméra {address}",
-    "soap": "La caméra a renvoyé une erreur SOAP : {reason}",
-    "http": "Erreur HTTP {status} de la caméra {address}",
-    "not_supported": "Opération non prise en charge par la caméra {address}",
-    "unknown_token": "La caméra ne connaît pas ce préréglage ou ce profil",
-    "address": "Adresse ONVIF invalide : {address}",
-    "no_ptz": "La caméra {address} ne propose pas de commande PTZ",
-    "no_ptz_profile": "Aucun profil média de la caméra {address} n'a de configuration PTZ",
-    "name_invalid": (
-        "Nom invalide : 1 à {max} caractères imprimables attendus (sans retour à la ligne)"
-    ),
-    "token_invalid": "Identifiant de préréglage invalide",
-    "speed_invalid": "Vitesse PTZ invalide : nombre entre -1 et 1 attendu",
-    "move_timeout_invalid": "Durée de mouvement PTZ invalide : secondes (> 0) attendues",
-    "interface": "Adresse d'interface réseau invalide pour la découverte : {address}",
-}
 
 
 class OnvifError(VmsError):
@@ -85,7 +65,7 @@ class OnvifError(VmsError):
 
 
 def _error(kind: ErrorKind, key: str, detail: str = "", **fields: object) -> OnvifError:
-    return OnvifError(kind, MESSAGES[key].format(**fields), detail)
+    return OnvifError(kind, msg(f"onvif.{key}", **fields), detail)
 
 
 @dataclass(frozen=True)

@@ -34,6 +34,25 @@ MESSAGES: dict[str, str] = {
     ),
     "db.unavailable": "Base de données indisponible : {detail}",
     "stream.unreadable": "Flux illisible pour la caméra {camera_id} : {detail}",
+    "onvif.timeout": "La caméra ne répond pas (délai de {timeout_s:g} s dépassé) : {address}",
+    "onvif.connect": "Connexion impossible à la caméra {address}",
+    "onvif.auth": "Identifiants ONVIF refusés par la caméra {address}",
+    "onvif.xml": "Réponse ONVIF illisible (XML invalide) de la caméra {address}",
+    "onvif.unexpected": "Réponse ONVIF inattendue de la caméra {address}",
+    "onvif.soap": "La caméra a renvoyé une erreur SOAP : {reason}",
+    "onvif.http": "Erreur HTTP {status} de la caméra {address}",
+    "onvif.not_supported": "Opération non prise en charge par la caméra {address}",
+    "onvif.unknown_token": "La caméra ne connaît pas ce préréglage ou ce profil",
+    "onvif.address": "Adresse ONVIF invalide : {address}",
+    "onvif.no_ptz": "La caméra {address} ne propose pas de commande PTZ",
+    "onvif.no_ptz_profile": "Aucun profil média de la caméra {address} n'a de configuration PTZ",
+    "onvif.name_invalid": (
+        "Nom invalide : 1 à {max} caractères imprimables attendus (sans retour à la ligne)"
+    ),
+    "onvif.token_invalid": "Identifiant de préréglage invalide",
+    "onvif.speed_invalid": "Vitesse PTZ invalide : nombre entre -1 et 1 attendu",
+    "onvif.move_timeout_invalid": "Durée de mouvement PTZ invalide : secondes (> 0) attendues",
+    "onvif.interface": "Adresse d'interface réseau invalide pour la découverte : {address}",
 }
 
 

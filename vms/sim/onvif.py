@@ -46,9 +46,11 @@ from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from types import TracebackType
-from xml.sax.saxutils import escape
 
 from aiohttp import web
+
+from vms.sim import onvif_xml as X
+from vms.sim.onvif_xml import Position, Xml, fill
 
 logger = logging.getLogger(__name__)
 
@@ -72,7 +74,6 @@ PROFILE_TOKENS = {"main": "profile_main", "sub": "profile_sub"}
 MAX_PRESETS = 32
 MAX_BODY_BYTES = 256 * 1024
 DEFAULT_PTZ_TIMEOUT_S = 10.0
-_SPACES = "http://www.onvif.org/ver10/tptz"
 _DURATION = re.compile(r"P(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+(?:\.\d*)?)S)?)?")
 _DTD = re.compile(rb"<!(DOCTYPE|ENTITY)", re.IGNORECASE)
 
@@ -127,8 +128,6 @@ def snapshot_jpeg(width: int = 64, height: int = 36) -> bytes:
 
 
 # -- PTZ mechanics (pure) -------------------------------------------------------------
-
-Position = tuple[float, float, float]
 
 
 class PtzState:
@@ -194,138 +193,6 @@ class PtzState:
         return token
 
 
-# -- XML ------------------------------------------------------------------------------
-
-
-class Xml(str):
-    """Markup (filled in as is); a plain ``str`` field is text and gets escaped."""
-
-
-def fill(template: str, **fields: object) -> Xml:
-    """``template`` (newlines dropped) with ``fields``: Xml as is, bools as xs:boolean,
-    anything else escaped."""
-
-    def text(value: object) -> str:
-        if isinstance(value, Xml):
-            return value
-        if isinstance(value, bool):
-            return "true" if value else "false"
-        return escape(str(value), {'"': "&quot;"})
-
-    return Xml(template.replace("\n", "").format(**{k: text(v) for k, v in fields.items()}))
-
-
-_ENVELOPE = """<?xml version="1.0" encoding="UTF-8"?>
-<env:Envelope xmlns:env="{env}" xmlns:tt="{tt}" xmlns:tds="{tds}" xmlns:trt="{trt}"
- xmlns:tptz="{tptz}" xmlns:ter="{ter}"><env:Body>{body}</env:Body></env:Envelope>"""
-_FAULT = """<env:Fault><env:Code><env:Value>{code}</env:Value>{subcodes}</env:Code>
-<env:Reason><env:Text xml:lang="en">{reason}</env:Text></env:Reason></env:Fault>"""
-_NGINX_500 = (
-    "<html>\r\n<head><title>500 Internal Server Error</title></head>\r\n<body>\r\n"
-    "<center><h1>500 Internal Server Error</h1></center>\r\n<hr><center>nginx</center>\r\n"
-    "</body>\r\n</html>\r\n"
-)
-_DEVICE_INFORMATION = """<tds:GetDeviceInformationResponse>
-<tds:Manufacturer>{manufacturer}</tds:Manufacturer><tds:Model>{model}</tds:Model>
-<tds:FirmwareVersion>{firmware}</tds:FirmwareVersion>
-<tds:SerialNumber>{serial}</tds:SerialNumber><tds:HardwareId>{hardware_id}</tds:HardwareId>
-</tds:GetDeviceInformationResponse>"""
-_DATE_TIME = """<tt:Time><tt:Hour>{t.hour}</tt:Hour><tt:Minute>{t.minute}</tt:Minute>
-<tt:Second>{t.second}</tt:Second></tt:Time><tt:Date><tt:Year>{t.year}</tt:Year>
-<tt:Month>{t.month}</tt:Month><tt:Day>{t.day}</tt:Day></tt:Date>"""
-_SYSTEM_DATE_AND_TIME = """<tds:GetSystemDateAndTimeResponse><tds:SystemDateAndTime>
-<tt:DateTimeType>{kind}</tt:DateTimeType><tt:DaylightSavings>false</tt:DaylightSavings>
-<tt:TimeZone><tt:TZ>UTC0</tt:TZ></tt:TimeZone><tt:UTCDateTime>{now}</tt:UTCDateTime>
-<tt:LocalDateTime>{now}</tt:LocalDateTime></tds:SystemDateAndTime>
-</tds:GetSystemDateAndTimeResponse>"""
-_CAPABILITIES = """<tds:GetCapabilitiesResponse><tds:Capabilities>{device}{media}{ptz}
-</tds:Capabilities></tds:GetCapabilitiesResponse>"""
-_CAPABILITY_DEVICE = "<tt:Device><tt:XAddr>{xaddr}</tt:XAddr></tt:Device>"
-_CAPABILITY_MEDIA = """<tt:Media><tt:XAddr>{xaddr}</tt:XAddr><tt:StreamingCapabilities>
-<tt:RTPMulticast>false</tt:RTPMulticast><tt:RTP_TCP>true</tt:RTP_TCP>
-<tt:RTP_RTSP_TCP>true</tt:RTP_RTSP_TCP></tt:StreamingCapabilities></tt:Media>"""
-_CAPABILITY_PTZ = "<tt:PTZ><tt:XAddr>{xaddr}</tt:XAddr></tt:PTZ>"
-_SERVICE = """<tds:Service><tds:Namespace>{namespace}</tds:Namespace><tds:XAddr>{xaddr}</tds:XAddr>
-<tds:Version><tt:Major>2</tt:Major><tt:Minor>60</tt:Minor></tds:Version></tds:Service>"""
-_SCOPE = (
-    "<tds:Scopes><tt:ScopeDef>{kind}</tt:ScopeDef><tt:ScopeItem>{item}</tt:ScopeItem></tds:Scopes>"
-)
-_HOSTNAME = """<tds:GetHostnameResponse><tds:HostnameInformation><tt:FromDHCP>false</tt:FromDHCP>
-<tt:Name>{name}</tt:Name></tds:HostnameInformation></tds:GetHostnameResponse>"""
-_NETWORK_INTERFACES = """<tds:GetNetworkInterfacesResponse><tds:NetworkInterfaces token="eth0">
-<tt:Enabled>true</tt:Enabled><tt:Info><tt:Name>eth0</tt:Name><tt:HwAddress>02:00:00:00:00:01
-</tt:HwAddress><tt:MTU>1500</tt:MTU></tt:Info><tt:IPv4><tt:Enabled>true</tt:Enabled><tt:Config>
-<tt:Manual><tt:Address>{address}</tt:Address><tt:PrefixLength>8</tt:PrefixLength></tt:Manual>
-<tt:DHCP>false</tt:DHCP></tt:Config></tt:IPv4></tds:NetworkInterfaces>
-</tds:GetNetworkInterfacesResponse>"""
-_PROFILE = """<{tag} token="{token}" fixed="true"><tt:Name>{name}</tt:Name>
-<tt:VideoSourceConfiguration token="video_source_config_0"><tt:Name>VideoSourceConfig</tt:Name>
-<tt:UseCount>{uses}</tt:UseCount><tt:SourceToken>video_source_0</tt:SourceToken>
-<tt:Bounds x="0" y="0" width="1280" height="720"/></tt:VideoSourceConfiguration>
-<tt:VideoEncoderConfiguration token="video_encoder_{name}"><tt:Name>VideoEncoder_{name}</tt:Name>
-<tt:UseCount>1</tt:UseCount><tt:Encoding>H264</tt:Encoding><tt:Resolution>
-<tt:Width>{width}</tt:Width><tt:Height>{height}</tt:Height></tt:Resolution>
-<tt:Quality>5</tt:Quality><tt:RateControl><tt:FrameRateLimit>25</tt:FrameRateLimit>
-<tt:EncodingInterval>1</tt:EncodingInterval><tt:BitrateLimit>{kbps}</tt:BitrateLimit>
-</tt:RateControl><tt:H264><tt:GovLength>50</tt:GovLength><tt:H264Profile>Main</tt:H264Profile>
-</tt:H264><tt:Multicast><tt:Address><tt:Type>IPv4</tt:Type><tt:IPv4Address>0.0.0.0
-</tt:IPv4Address></tt:Address><tt:Port>0</tt:Port><tt:TTL>1</tt:TTL><tt:AutoStart>false
-</tt:AutoStart></tt:Multicast><tt:SessionTimeout>PT60S</tt:SessionTimeout>
-</tt:VideoEncoderConfiguration>{ptz}</{tag}>"""
-_MEDIA_URI = """<{tag}><trt:MediaUri><tt:Uri>{uri}</tt:Uri>
-<tt:InvalidAfterConnect>false</tt:InvalidAfterConnect>
-<tt:InvalidAfterReboot>false</tt:InvalidAfterReboot><tt:Timeout>PT0S</tt:Timeout>
-</trt:MediaUri></{tag}>"""
-_VIDEO_SOURCES = """<trt:GetVideoSourcesResponse><trt:VideoSources token="video_source_0">
-<tt:Framerate>25</tt:Framerate><tt:Resolution><tt:Width>1280</tt:Width><tt:Height>720</tt:Height>
-</tt:Resolution></trt:VideoSources></trt:GetVideoSourcesResponse>"""
-_SPACE = """<tt:{kind}><tt:URI>{s}/{uri}</tt:URI><tt:XRange><tt:Min>{lo}</tt:Min>
-<tt:Max>1</tt:Max></tt:XRange>{y}</tt:{kind}>"""
-_Y_RANGE = "<tt:YRange><tt:Min>-1</tt:Min><tt:Max>1</tt:Max></tt:YRange>"
-_PTZ_CONFIGURATION = """<{tag} token="ptz_config_0"><tt:Name>PTZConfig</tt:Name>
-<tt:UseCount>{uses}</tt:UseCount><tt:NodeToken>ptz_node_0</tt:NodeToken>
-<tt:DefaultAbsolutePantTiltPositionSpace>{s}/PanTiltSpaces/PositionGenericSpace
-</tt:DefaultAbsolutePantTiltPositionSpace><tt:DefaultAbsoluteZoomPositionSpace>
-{s}/ZoomSpaces/PositionGenericSpace</tt:DefaultAbsoluteZoomPositionSpace>
-<tt:DefaultContinuousPanTiltVelocitySpace>{s}/PanTiltSpaces/VelocityGenericSpace
-</tt:DefaultContinuousPanTiltVelocitySpace><tt:DefaultContinuousZoomVelocitySpace>
-{s}/ZoomSpaces/VelocityGenericSpace</tt:DefaultContinuousZoomVelocitySpace>
-<tt:DefaultPTZSpeed><tt:PanTilt x="1" y="1"/><tt:Zoom x="1"/></tt:DefaultPTZSpeed>
-<tt:DefaultPTZTimeout>PT{timeout_s}S</tt:DefaultPTZTimeout>
-<tt:PanTiltLimits>{pan_tilt}</tt:PanTiltLimits><tt:ZoomLimits>{zoom}</tt:ZoomLimits></{tag}>"""
-_NODE = """<tptz:PTZNode token="ptz_node_0" FixedHomePosition="false"><tt:Name>PTZ</tt:Name>
-<tt:SupportedPTZSpaces>{spaces}</tt:SupportedPTZSpaces>
-<tt:MaximumNumberOfPresets>{max_presets}</tt:MaximumNumberOfPresets>
-<tt:HomeSupported>true</tt:HomeSupported></tptz:PTZNode>"""
-_VECTOR = """<{tag}><tt:PanTilt x="{p:.6f}" y="{t:.6f}"
- space="{s}/PanTiltSpaces/PositionGenericSpace"/><tt:Zoom x="{z:.6f}"
- space="{s}/ZoomSpaces/PositionGenericSpace"/></{tag}>"""
-_STATUS = """<tptz:GetStatusResponse><tptz:PTZStatus>{position}<tt:MoveStatus>
-<tt:PanTilt>{pan_tilt}</tt:PanTilt><tt:Zoom>{zoom}</tt:Zoom></tt:MoveStatus>
-<tt:UtcTime>{utc}</tt:UtcTime></tptz:PTZStatus></tptz:GetStatusResponse>"""
-_SET_PRESET = """<tptz:SetPresetResponse><tptz:PresetToken>{token}</tptz:PresetToken>
-</tptz:SetPresetResponse>"""
-_PRESET = '<tptz:Preset token="{token}"><tt:Name>{name}</tt:Name>{position}</tptz:Preset>'
-
-
-def _space(kind: str, uri: str, lo: int, two_d: bool = False) -> Xml:
-    return fill(_SPACE, kind=kind, s=_SPACES, uri=uri, lo=lo, y=Xml(_Y_RANGE if two_d else ""))
-
-
-def _vector(tag: str, pos: Position) -> Xml:
-    return Xml(_VECTOR.replace("\n", "").format(tag=tag, p=pos[0], t=pos[1], z=pos[2], s=_SPACES))
-
-
-_NODE_SPACES = Xml(
-    _space("AbsolutePanTiltPositionSpace", "PanTiltSpaces/PositionGenericSpace", -1, True)
-    + _space("AbsoluteZoomPositionSpace", "ZoomSpaces/PositionGenericSpace", 0)
-    + _space("ContinuousPanTiltVelocitySpace", "PanTiltSpaces/VelocityGenericSpace", -1, True)
-    + _space("ContinuousZoomVelocitySpace", "ZoomSpaces/VelocityGenericSpace", -1)
-    + _space("PanTiltSpeedSpace", "PanTiltSpaces/GenericSpeedSpace", 0)
-    + _space("ZoomSpeedSpace", "ZoomSpaces/ZoomGenericSpeedSpace", 0)
-)
-
-
 class SoapFault(Exception):
     """A SOAP 1.2 fault: ``code`` env:Sender (HTTP 400) or env:Receiver (HTTP 500)."""
 
@@ -337,7 +204,7 @@ class SoapFault(Exception):
         nested = ""
         for sub in reversed(self.subcodes):
             nested = f"<env:Subcode><env:Value>{sub}</env:Value>{nested}</env:Subcode>"
-        return fill(_FAULT, code=self.code, subcodes=Xml(nested), reason=self.reason)
+        return fill(X.FAULT, code=self.code, subcodes=Xml(nested), reason=self.reason)
 
 
 def _invalid(*subcodes: str, reason: str) -> SoapFault:
@@ -602,7 +469,7 @@ class OnvifSimulator:
                 body = f"<{SERVICES[service]}:{req.operation}Response><tt:Manufacturer>Sim"
                 return self._xml_response(self._envelope(Xml(body))[:-40])
             elif injected is Fault.HTTP_ERROR:
-                return web.Response(status=500, text=_NGINX_500, content_type="text/html")
+                return web.Response(status=500, text=X.NGINX_500, content_type="text/html")
         try:
             if req.operation not in PRE_AUTH:
                 self._authenticate(req.header)
@@ -664,7 +531,7 @@ class OnvifSimulator:
     @staticmethod
     def _envelope(body: Xml) -> str:
         namespaces = {p: NS[p] for p in ("env", "tt", "tds", "trt", "tptz", "ter")}
-        return fill(_ENVELOPE, body=body, **namespaces)
+        return fill(X.ENVELOPE, body=body, **namespaces)
 
     @staticmethod
     def _xml_response(text: str, status: int = 200) -> web.Response:
@@ -682,12 +549,12 @@ class OnvifSimulator:
         return f"{self.base_url}/onvif/{service}_service"
 
     def GetDeviceInformation(self, req: _Request) -> str:
-        return fill(_DEVICE_INFORMATION, **self.identity)
+        return fill(X.DEVICE_INFORMATION, **self.identity)
 
     def GetSystemDateAndTime(self, req: _Request) -> str:
-        now = Xml(_DATE_TIME.replace("\n", "").format(t=self.device_now()))
+        now = Xml(X.DATE_TIME.replace("\n", "").format(t=self.device_now()))
         kind = "Manual" if self.clock_offset_s else "NTP"
-        return fill(_SYSTEM_DATE_AND_TIME, kind=kind, now=now)
+        return fill(X.SYSTEM_DATE_AND_TIME, kind=kind, now=now)
 
     def GetCapabilities(self, req: _Request) -> str:
         wanted = {(c.text or "").strip() for c in req.body} or {"All"}
@@ -699,14 +566,14 @@ class OnvifSimulator:
             keep = "All" in wanted or category in wanted
             return fill(template, xaddr=self._xaddr(service)) if keep else Xml("")
 
-        ptz = part("PTZ", _CAPABILITY_PTZ, "ptz") if self.has_ptz else Xml("")
-        device = part("Device", _CAPABILITY_DEVICE, "device")
-        media = part("Media", _CAPABILITY_MEDIA, "media")
-        return fill(_CAPABILITIES, device=device, media=media, ptz=ptz)
+        ptz = part("PTZ", X.CAPABILITY_PTZ, "ptz") if self.has_ptz else Xml("")
+        device = part("Device", X.CAPABILITY_DEVICE, "device")
+        media = part("Media", X.CAPABILITY_MEDIA, "media")
+        return fill(X.CAPABILITIES, device=device, media=media, ptz=ptz)
 
     def GetServices(self, req: _Request) -> str:
         services = "".join(
-            fill(_SERVICE, namespace=NS[prefix], xaddr=self._xaddr(service))
+            fill(X.SERVICE, namespace=NS[prefix], xaddr=self._xaddr(service))
             for service, prefix in SERVICES.items()
             if service != "ptz" or self.has_ptz
         )
@@ -722,14 +589,14 @@ class OnvifSimulator:
             ("Configurable", f"{base}/name/{self.identity['serial']}"),
             ("Configurable", f"{base}/location/country/france"),
         ]
-        items = "".join(fill(_SCOPE, kind=kind, item=item) for kind, item in scopes)
+        items = "".join(fill(X.SCOPE, kind=kind, item=item) for kind, item in scopes)
         return f"<tds:GetScopesResponse>{items}</tds:GetScopesResponse>"
 
     def GetHostname(self, req: _Request) -> str:
-        return fill(_HOSTNAME, name=f"simcam-{self.identity['serial'].lower()}")
+        return fill(X.HOSTNAME, name=f"simcam-{self.identity['serial'].lower()}")
 
     def GetNetworkInterfaces(self, req: _Request) -> str:
-        return fill(_NETWORK_INTERFACES, address=self.host)
+        return fill(X.NETWORK_INTERFACES, address=self.host)
 
     # -- media service -------------------------------------------------------------------
 
@@ -744,7 +611,7 @@ class OnvifSimulator:
         width, height = RESOLUTIONS[name]
         ptz = self._ptz_configuration_xml("tt:PTZConfiguration") if self.has_ptz else Xml("")
         return fill(
-            _PROFILE, tag=tag, token=PROFILE_TOKENS[name], name=name, uses=len(self.stream_uris),
+            X.PROFILE, tag=tag, token=PROFILE_TOKENS[name], name=name, uses=len(self.stream_uris),
             width=width, height=height, kbps=2048 if name == "main" else 512, ptz=ptz,
         )  # fmt: skip
 
@@ -761,27 +628,27 @@ class OnvifSimulator:
         protocol = _child_text(req.body, "StreamSetup", "Transport", "Protocol")
         if protocol not in (None, "RTSP", "TCP", "UDP"):
             raise _invalid("ter:InvalidStreamSetup", reason="RTSP only")
-        return fill(_MEDIA_URI, tag="trt:GetStreamUriResponse", uri=self.stream_uris[name])
+        return fill(X.MEDIA_URI, tag="trt:GetStreamUriResponse", uri=self.stream_uris[name])
 
     def GetSnapshotUri(self, req: _Request) -> str:
         self._profile_name(req)
-        return fill(_MEDIA_URI, tag="trt:GetSnapshotUriResponse", uri=self.snapshot_url)
+        return fill(X.MEDIA_URI, tag="trt:GetSnapshotUriResponse", uri=self.snapshot_url)
 
     def GetVideoSources(self, req: _Request) -> str:
-        return _VIDEO_SOURCES.replace("\n", "")
+        return X.VIDEO_SOURCES.replace("\n", "")
 
     # -- PTZ service ---------------------------------------------------------------------
 
     def _ptz_configuration_xml(self, tag: str) -> Xml:
-        pan_tilt = _space("Range", "PanTiltSpaces/PositionGenericSpace", -1, True)
-        zoom = _space("Range", "ZoomSpaces/PositionGenericSpace", 0)
+        pan_tilt = X.space("Range", "PanTiltSpaces/PositionGenericSpace", -1, True)
+        zoom = X.space("Range", "ZoomSpaces/PositionGenericSpace", 0)
         return fill(
-            _PTZ_CONFIGURATION, tag=tag, uses=len(self.stream_uris), s=_SPACES,
+            X.PTZ_CONFIGURATION, tag=tag, uses=len(self.stream_uris), s=X.SPACES,
             timeout_s=f"{DEFAULT_PTZ_TIMEOUT_S:g}", pan_tilt=pan_tilt, zoom=zoom,
         )  # fmt: skip
 
     def _node_xml(self) -> Xml:
-        return fill(_NODE, spaces=_NODE_SPACES, max_presets=MAX_PRESETS)
+        return fill(X.NODE, spaces=X.NODE_SPACES, max_presets=MAX_PRESETS)
 
     def GetNodes(self, req: _Request) -> str:
         return f"<tptz:GetNodesResponse>{self._node_xml()}</tptz:GetNodesResponse>"
@@ -804,9 +671,9 @@ class OnvifSimulator:
     def GetStatus(self, req: _Request) -> str:
         self._profile_name(req)
         pan_tilt, zoom = ("MOVING" if m else "IDLE" for m in self._ptz.moving())
-        position = _vector("tt:Position", self._ptz.position())
+        position = X.vector("tt:Position", self._ptz.position())
         utc = self.device_now().strftime("%Y-%m-%dT%H:%M:%SZ")
-        return fill(_STATUS, position=position, pan_tilt=pan_tilt, zoom=zoom, utc=utc)
+        return fill(X.STATUS, position=position, pan_tilt=pan_tilt, zoom=zoom, utc=utc)
 
     def ContinuousMove(self, req: _Request) -> str:
         self._profile_name(req)
@@ -837,7 +704,7 @@ class OnvifSimulator:
     def GetPresets(self, req: _Request) -> str:
         self._profile_name(req)
         presets = "".join(
-            fill(_PRESET, token=token, name=name, position=_vector("tt:PTZPosition", pos))
+            fill(X.PRESET, token=token, name=name, position=X.vector("tt:PTZPosition", pos))
             for token, (name, pos) in self._ptz.presets.items()
         )
         return f"<tptz:GetPresetsResponse>{presets}</tptz:GetPresetsResponse>"
@@ -854,7 +721,7 @@ class OnvifSimulator:
         if token is None and len(presets) >= MAX_PRESETS:
             raise SoapFault("env:Receiver", ("ter:Action", "ter:TooManyPresets"), "Too many")
         token = self._ptz.set_preset(name or f"Preset {len(presets) + 1}", token)
-        return fill(_SET_PRESET, token=token)
+        return fill(X.SET_PRESET, token=token)
 
     def _preset_token(self, req: _Request) -> str:
         self._profile_name(req)
