@@ -15,7 +15,6 @@ import hmac
 import json
 import logging
 import ssl
-import threading
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
@@ -23,7 +22,7 @@ from aiohttp import WSMsgType, web
 
 from ingest.live.relay import LiveRelay, Watcher
 from ingest.ptz import PtzGateway
-from vms.aio import stop_runner
+from vms.aio import ServerThread, bound_port, stop_runner
 from vms.errors import ErrorKind, VmsError
 
 logger = logging.getLogger(__name__)
@@ -183,9 +182,11 @@ def build_relay_app(
     return app
 
 
-class RelayServer:
+class RelayServer(ServerThread):
     """The relay's HTTP server in its own thread and event loop (beside the recorder
     threads of the ingest worker)."""
+
+    thread_name = "live-relay"
 
     def __init__(
         self,
@@ -197,6 +198,7 @@ class RelayServer:
         ptz: PtzGateway | None = None,
         recheck_s: float = 5.0,
     ) -> None:
+        super().__init__()
         if len(secret) < 16:
             raise ValueError("the relay secret must have at least 16 characters")
         self.make_relay = make_relay
@@ -207,31 +209,11 @@ class RelayServer:
         self.ptz = ptz or PtzGateway({})
         self.recheck_s = recheck_s
         self.relay: LiveRelay | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._stop: asyncio.Event | None = None
-        self._thread: threading.Thread | None = None
-        self._ready = threading.Event()
-        self._error: BaseException | None = None
 
     @property
     def url(self) -> str:
         scheme = "https" if self.tls else "http"
         return f"{scheme}://{self.host}:{self.port}"
-
-    def start(self, timeout: float = 30.0) -> None:
-        self._thread = threading.Thread(target=self._run, name="live-relay", daemon=True)
-        self._thread.start()
-        if not self._ready.wait(timeout):
-            raise TimeoutError("live relay did not start")
-        if self._error is not None:
-            raise self._error
-
-    def stop(self) -> None:
-        if self._loop is not None and self._stop is not None:
-            with contextlib.suppress(RuntimeError):
-                self._loop.call_soon_threadsafe(self._stop.set)
-        if self._thread is not None:
-            self._thread.join(15)
 
     async def _recheck(self, relay: LiveRelay) -> None:
         while True:
@@ -241,16 +223,7 @@ class RelayServer:
             except Exception:  # a database hiccup must not end the loop
                 logger.exception("live sessions recheck failed")
 
-    def _run(self) -> None:
-        try:
-            asyncio.run(self._main())
-        except BaseException as err:  # reported to start()
-            self._error = err
-            self._ready.set()
-
-    async def _main(self) -> None:
-        self._loop = asyncio.get_running_loop()
-        self._stop = asyncio.Event()
+    async def serve(self) -> None:
         relay, closer = await self.make_relay()
         self.relay = relay
         try:
@@ -262,13 +235,11 @@ class RelayServer:
                 ctx.load_cert_chain(self.tls[0], self.tls[1])
             site = web.TCPSite(runner, self.host, self.port, ssl_context=ctx)
             await site.start()
-            sockets = getattr(site._server, "sockets", None)
-            if sockets:
-                self.port = sockets[0].getsockname()[1]
+            self.port = bound_port(site, self.port)
             logger.info("live relay on %s", self.url)
-            self._ready.set()
+            self.ready()
             rechecks = asyncio.create_task(self._recheck(relay))
-            await self._stop.wait()
+            await self.stopped()
             rechecks.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await rechecks

@@ -3,15 +3,13 @@ synchronous composition root (``vms.app``) can start and stop it beside ingest."
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import threading
 from pathlib import Path
 
 import aiohttp
 from aiohttp import web
 
-from vms.aio import stop_runner
+from vms.aio import ServerThread, bound_port, stop_runner
 from vms.config import LiveConfig, WebConfig
 from vms.db.audit import AuditLog
 from vms.db.scope import open_async_pool
@@ -25,7 +23,11 @@ from vms.web.tls import self_signed, server_context
 logger = logging.getLogger(__name__)
 
 
-class WebServer:
+class WebServer(ServerThread):
+    """The console and API over HTTPS in their own thread and event loop."""
+
+    thread_name = "web"
+
     def __init__(
         self,
         config: WebConfig,
@@ -36,6 +38,7 @@ class WebServer:
         live: LiveConfig | None = None,
         relay_secret: str = "",
     ) -> None:
+        super().__init__()
         self.config = config
         self.live = live or LiveConfig.model_validate({})
         self.relay_secret = relay_secret
@@ -47,40 +50,12 @@ class WebServer:
         else:
             self.cert, self.key = self_signed(tls_dir)
         self.port = config.port
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._stop: asyncio.Event | None = None
-        self._thread: threading.Thread | None = None
-        self._ready = threading.Event()
-        self._error: BaseException | None = None
 
     @property
     def url(self) -> str:
         return f"https://{self.config.host}:{self.port}"
 
-    def start(self, timeout: float = 30.0) -> None:
-        self._thread = threading.Thread(target=self._run, name="web", daemon=True)
-        self._thread.start()
-        if not self._ready.wait(timeout):
-            raise TimeoutError("web service did not start")
-        if self._error is not None:
-            raise self._error
-
-    def stop(self) -> None:
-        if self._loop is not None and self._stop is not None:
-            self._loop.call_soon_threadsafe(self._stop.set)
-        if self._thread is not None:
-            self._thread.join(15)
-
-    def _run(self) -> None:
-        try:
-            asyncio.run(self._main())
-        except BaseException as err:  # reported to start()
-            self._error = err
-            self._ready.set()
-
-    async def _main(self) -> None:
-        self._loop = asyncio.get_running_loop()
-        self._stop = asyncio.Event()
+    async def serve(self) -> None:
         pool = await open_async_pool(self.dsn, 1, 8)
         http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=20, connect=5))
         try:
@@ -106,12 +81,10 @@ class WebServer:
             ssl_ctx = server_context(self.cert, self.key)
             site = web.TCPSite(runner, self.config.host, self.config.port, ssl_context=ssl_ctx)
             await site.start()
-            sockets = getattr(site._server, "sockets", None)
-            if sockets:
-                self.port = sockets[0].getsockname()[1]
+            self.port = bound_port(site, self.port)
             logger.info("console and API on %s", self.url)
-            self._ready.set()
-            await self._stop.wait()
+            self.ready()
+            await self.stopped()
             await stop_runner(runner)
         finally:
             await http.close()
