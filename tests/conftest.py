@@ -4,6 +4,7 @@ pytest_plugins = [
     "tests.fixtures.sim",
     "tests.fixtures.web",
     "tests.fixtures.live",
+    "tests.fixtures.recorded",
 ]
 
 

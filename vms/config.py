@@ -167,6 +167,71 @@ class CameraOnvifConfig(_Model):
     ptz: bool = Field(False, description="Steer the camera from the console (PTZ).")
 
 
+# -- privacy masks (LAW-09) ----------------------------------------------------------
+
+UNMASKED_SUFFIX = "-brut"
+"""A recorded stream's unmasked copy is recorded as "<stream>-brut" (``keep_unmasked``)."""
+MIN_MASK_AREA = 1e-6  # of the picture: about one pixel at 1280x720
+
+
+class CameraMask(_Model):
+    """A privacy mask: a polygon of the picture never shown nor recorded (LAW-09)."""
+
+    name: str = Field(
+        min_length=1, max_length=100, description="What the mask hides, e.g. 'entrée du 12'."
+    )
+    points: list[tuple[float, float]] = Field(
+        min_length=3,
+        max_length=32,
+        description="Polygon vertices [x, y] in contour order, normalised to the picture "
+        "(0..1, origin top left); the same on every stream of the camera.",
+    )
+
+    @field_validator("points")
+    @classmethod
+    def _polygon(cls, v: list[tuple[float, float]]) -> list[tuple[float, float]]:
+        if not all(0 <= x <= 1 and 0 <= y <= 1 for x, y in v):
+            raise ValueError(
+                "chaque point [x, y] doit être compris entre 0 et 1 "
+                "(coordonnées normalisées de l'image)"
+            )
+        n = len(v)
+        area = sum(v[i][0] * v[(i + 1) % n][1] - v[(i + 1) % n][0] * v[i][1] for i in range(n))
+        if abs(area) / 2 < MIN_MASK_AREA:
+            raise ValueError("polygone dégénéré : son aire est nulle (points alignés ou confondus)")
+        edges = [(v[i], v[(i + 1) % n]) for i in range(n)]
+        for i in range(n):
+            for j in range(i + 2, n - (i == 0)):  # every pair of non-adjacent sides
+                if _sides_touch(*edges[i], *edges[j]):
+                    raise ValueError(
+                        "polygone croisé : ses côtés se coupent (donnez les points dans "
+                        "l'ordre du contour)"
+                    )
+        return v
+
+
+def _sides_touch(
+    a: tuple[float, float], b: tuple[float, float], c: tuple[float, float], d: tuple[float, float]
+) -> bool:
+    """Whether segments ab and cd share a point."""
+
+    def orient(p: tuple[float, float], q: tuple[float, float], r: tuple[float, float]) -> float:
+        return (q[0] - p[0]) * (r[1] - p[1]) - (q[1] - p[1]) * (r[0] - p[0])
+
+    def within(p: tuple[float, float], q: tuple[float, float], r: tuple[float, float]) -> bool:
+        return min(p[0], q[0]) <= r[0] <= max(p[0], q[0]) and min(p[1], q[1]) <= r[1] <= max(
+            p[1], q[1]
+        )
+
+    o1, o2, o3, o4 = orient(a, b, c), orient(a, b, d), orient(c, d, a), orient(c, d, b)
+    if ((o1 > 0 > o2) or (o1 < 0 < o2)) and ((o3 > 0 > o4) or (o3 < 0 < o4)):
+        return True
+    return any(
+        o == 0 and within(p, q, r)
+        for o, p, q, r in ((o1, a, b, c), (o2, a, b, d), (o3, c, d, a), (o4, c, d, b))
+    )
+
+
 class CameraConfig(_Model):
     id: Identifier = Field(description="Stable camera identifier.")
     tenant: Identifier = Field(description="Commune (tenant) owning the camera.")
@@ -178,6 +243,32 @@ class CameraConfig(_Model):
     onvif: CameraOnvifConfig | None = Field(
         None, description="ONVIF access (PTZ); the ingest worker holds the credentials."
     )
+    masks: list[CameraMask] = Field(
+        default_factory=list,
+        max_length=32,
+        description="Privacy masks burnt into every stream of the camera (LAW-09).",
+    )
+    keep_unmasked: bool = Field(
+        False,
+        description="Liftable masks: also record each recorded stream unmasked, as "
+        "'<stream>-brut' (never relayed live; viewing it needs the permission and a motive).",
+    )
+
+    @model_validator(mode="after")
+    def _masks(self) -> CameraConfig:
+        names = [m.name for m in self.masks]
+        if len(set(names)) != len(names):
+            raise ValueError("noms de masques en double")
+        if self.keep_unmasked and not self.masks:
+            raise ValueError("« keep_unmasked » suppose au moins un masque ([[cameras.masks]])")
+        streams = {s.name for s in self.streams}
+        for s in self.streams:
+            if self.keep_unmasked and s.record and s.name + UNMASKED_SUFFIX in streams:
+                raise ValueError(
+                    f"le nom de flux « {s.name}{UNMASKED_SUFFIX} » est réservé à l'image "
+                    f"non masquée du flux « {s.name} »"
+                )
+        return self
 
     @field_validator("retention_days")
     @classmethod
@@ -285,6 +376,28 @@ class LiveConfig(_Model):
     )
 
 
+class ExportConfig(_Model):
+    dir: str = Field(
+        "", max_length=4096, description="Where bundles are built; empty: data_dir/exports."
+    )
+    key_file: str = Field(
+        "",
+        max_length=4096,
+        description="Ed25519 private key that signs manifests (PEM, 0600); empty: "
+        "data_dir/keys/export-ed25519.pem, created on first use.",
+    )
+    keep_days: int = Field(
+        31, ge=1, le=31, description="Keep a bundle this long after its first download (LAW-02)."
+    )
+    four_eyes_tenants: list[Identifier] = Field(
+        default_factory=list,
+        max_length=1000,
+        description="Communes where a second habilitated user approves each export.",
+    )
+    max_hours: int = Field(24, ge=1, le=720, description="Longest time range of one export.")
+    workers: int = Field(1, ge=0, le=8, description="Export jobs produced at once (0: none here).")
+
+
 class Config(_Model):
     data_dir: str = Field("var", max_length=4096, description="Root of local state.")
     database: DatabaseConfig = Field(default_factory=DatabaseConfig)  # type: ignore[arg-type]
@@ -296,6 +409,7 @@ class Config(_Model):
     web: WebConfig = Field(default_factory=WebConfig)  # type: ignore[arg-type]
     live: LiveConfig = Field(default_factory=LiveConfig)  # type: ignore[arg-type]
     onvif: OnvifConfig = Field(default_factory=OnvifConfig)  # type: ignore[arg-type]
+    exports: ExportConfig = Field(default_factory=ExportConfig)  # type: ignore[arg-type]
     cameras: list[CameraConfig] = Field(default_factory=list, max_length=10_000)
 
     @field_validator("cameras")

@@ -45,6 +45,8 @@ SELF_OR_PUBLIC = {
     ("POST", "/api/v1/links/{token}/whep"),
     ("GET", "/api/v1/links/{token}/fmp4"),
     ("DELETE", "/api/v1/links/{token}/sessions/{session_id}"),
+    # the installation's public key that verifies export bundles: public by design
+    ("GET", "/api/v1/exports-key"),
 }
 
 
@@ -394,6 +396,143 @@ def _onvif_probe_through_foreign_relay(env: WebEnv, s: requests.Session, f: Fore
         assert "acquisition" in r.text or r.status_code == 403
     finally:
         env.sql("DELETE FROM live_relays WHERE stream = 'zz'")
+
+
+# -- playback, search, holds, exports (issue 5) -------------------------------------------
+
+_RANGE = {"from": "2026-01-01T00:00:00+00:00", "to": "2026-01-01T01:00:00+00:00"}
+
+
+@case("GET", "/api/v1/cameras/{camera_id}/timeline")
+def _timeline(env: WebEnv, s: requests.Session, f: Foreign) -> None:
+    refused(s.get(f"{env.url}/api/v1/cameras/{f.camera}/timeline", params=_RANGE))
+
+
+@case("GET", "/api/v1/cameras/{camera_id}/thumbnail")
+def _thumbnail(env: WebEnv, s: requests.Session, f: Foreign) -> None:
+    refused(s.get(f"{env.url}/api/v1/cameras/{f.camera}/thumbnail", params={"at": _RANGE["from"]}))
+
+
+@case("POST", "/api/v1/playback")
+def _playback(env: WebEnv, s: requests.Session, f: Foreign) -> None:
+    body = {"cameras": [f.camera], **_RANGE, "motive": "pirate"}
+    refused(s.post(f"{env.url}/api/v1/playback", json=body))
+    assert env.sql("SELECT count(*) FROM playback_sessions WHERE motive = 'pirate'") == [(0,)]
+
+
+def _foreign_playback(env: WebEnv, f: Foreign) -> str:
+    session = f"foreign-{f.tenant}-session-0123456789"
+    env.sql(
+        "INSERT INTO playback_sessions (id, user_id, actor, tenant_id, camera_ids, stream, "
+        "start_at, end_at, motive, created_at, expires_at) VALUES (%s, %s, %s, %s, %s, 'main', "
+        "%s, %s, 'motif', now(), now() + interval '1 hour') ON CONFLICT (id) DO NOTHING",
+        (session, f.user_id, f.login, f.tenant, [f.camera], _RANGE["from"], _RANGE["to"]),
+    )
+    return session
+
+
+@case("GET", "/api/v1/playback/{session_id}/cameras/{camera_id}/segments/{segment_id}")
+def _segment(env: WebEnv, s: requests.Session, f: Foreign) -> None:
+    session = _foreign_playback(env, f)
+    refused(s.get(f"{env.url}/api/v1/playback/{session}/cameras/{f.camera}/segments/1"))
+
+
+@case("DELETE", "/api/v1/playback/{session_id}")
+def _end_playback(env: WebEnv, s: requests.Session, f: Foreign) -> None:
+    session = _foreign_playback(env, f)
+    refused(s.delete(f"{env.url}/api/v1/playback/{session}"))
+    rows = env.sql("SELECT ended_at FROM playback_sessions WHERE id = %s", (session,))
+    assert rows == [(None,)]
+
+
+def _foreign_hold(env: WebEnv, f: Foreign) -> int:
+    rows = env.sql(
+        "INSERT INTO legal_holds (reference, procedure, camera_ids, start_at, end_at, "
+        "tenant_id) VALUES (%s, 'requisition', %s, %s, %s, %s) RETURNING id",
+        (f"PV secret {f.tenant}", [f.camera], _RANGE["from"], _RANGE["to"], f.tenant),
+    )
+    return int(rows[0][0])  # type: ignore[call-overload]
+
+
+@case("GET", "/api/v1/holds")
+def _holds(env: WebEnv, s: requests.Session, f: Foreign) -> None:
+    _foreign_hold(env, f)
+    r = s.get(f"{env.url}/api/v1/holds")
+    if r.status_code != 200:
+        return refused(r)
+    assert f"PV secret {f.tenant}" not in r.text
+
+
+@case("POST", "/api/v1/holds")
+def _place_hold(env: WebEnv, s: requests.Session, f: Foreign) -> None:
+    body = {"reference": "PV pirate", "requested_by": "x y", "cameras": [f.camera], **_RANGE}
+    refused(s.post(f"{env.url}/api/v1/holds", json=body))
+    assert env.sql("SELECT count(*) FROM legal_holds WHERE reference = 'PV pirate'") == [(0,)]
+
+
+@case("POST", "/api/v1/holds/{hold_id}/release")
+def _release_hold(env: WebEnv, s: requests.Session, f: Foreign) -> None:
+    hold = _foreign_hold(env, f)
+    refused(s.post(f"{env.url}/api/v1/holds/{hold}/release"))
+    assert env.sql("SELECT released_at FROM legal_holds WHERE id = %s", (hold,)) == [(None,)]
+
+
+def _foreign_export(env: WebEnv, f: Foreign) -> int:
+    rows = env.sql(
+        "INSERT INTO exports (tenant_id, camera_ids, start_at, end_at, motive, service, officer, "
+        "reference, requested_by, status, created_at) VALUES (%s, %s, %s, %s, 'motif', "
+        "'gendarmerie', 'Adj X', %s, 'autre', 'a_valider', now()) RETURNING id",
+        (f.tenant, [f.camera], _RANGE["from"], _RANGE["to"], f"PV export {f.tenant}"),
+    )
+    return int(rows[0][0])  # type: ignore[call-overload]
+
+
+@case("POST", "/api/v1/exports")
+def _request_export(env: WebEnv, s: requests.Session, f: Foreign) -> None:
+    body = {"cameras": [f.camera], **_RANGE, "motive": "pirate", "service": "autre",
+            "officer": "X Y", "reference": "PV pirate"}  # fmt: skip
+    refused(s.post(f"{env.url}/api/v1/exports", json=body))
+    assert env.sql("SELECT count(*) FROM exports WHERE motive = 'pirate'") == [(0,)]
+
+
+@case("GET", "/api/v1/exports")
+def _exports(env: WebEnv, s: requests.Session, f: Foreign) -> None:
+    _foreign_export(env, f)
+    r = s.get(f"{env.url}/api/v1/exports")
+    if r.status_code != 200:
+        return refused(r)
+    assert f"PV export {f.tenant}" not in r.text
+
+
+@case("GET", "/api/v1/exports/{export_id}")
+def _export(env: WebEnv, s: requests.Session, f: Foreign) -> None:
+    refused(s.get(f"{env.url}/api/v1/exports/{_foreign_export(env, f)}"))
+
+
+@case("POST", "/api/v1/exports/{export_id}/decision")
+def _decide_export(env: WebEnv, s: requests.Session, f: Foreign) -> None:
+    export = _foreign_export(env, f)
+    refused(s.post(f"{env.url}/api/v1/exports/{export}/decision", json={"approve": True}))
+    assert env.sql("SELECT status FROM exports WHERE id = %s", (export,)) == [("a_valider",)]
+
+
+@case("GET", "/api/v1/exports/{export_id}/bundle")
+def _download(env: WebEnv, s: requests.Session, f: Foreign) -> None:
+    refused(s.get(f"{env.url}/api/v1/exports/{_foreign_export(env, f)}/bundle"))
+
+
+@case("GET", "/api/v1/search")
+def _search(env: WebEnv, s: requests.Session, f: Foreign) -> None:
+    _foreign_hold(env, f)
+    _foreign_export(env, f)
+    for params in ({}, {"camera": f.camera}, {"tenant": f.tenant}, {"reference": "PV"},
+                   {"operator": "autre"}):  # fmt: skip
+        r = s.get(f"{env.url}/api/v1/search", params=params)
+        if r.status_code != 200:
+            refused(r)
+            continue
+        assert f'"{f.camera}"' not in r.text and f"PV secret {f.tenant}" not in r.text
+        assert f"PV export {f.tenant}" not in r.text
 
 
 # -- video wall views: saved layouts --------------------------------------------------

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from aiohttp import ClientSession, web
 from psycopg_pool import AsyncConnectionPool
 
-from vms.config import LiveConfig, WebConfig
+from vms.config import ExportConfig, LiveConfig, WebConfig
 from vms.db.audit import AuditLog
 from vms.domain.clock import Clock
 from vms.security.passwords import PasswordHasher, PasswordPolicy
+from vms.storage.reader import SegmentReader
 from vms.web.metrics import Metrics
 from vms.web.throttle import Throttle
 
@@ -31,6 +33,13 @@ class Services:
     """Shared with the ingest workers' live relays (empty: live disabled)."""
     http: ClientSession | None = None
     """Client for the calls to the relays."""
+    exports: ExportConfig = field(default_factory=lambda: ExportConfig.model_validate({}))
+    reader: SegmentReader | None = None
+    """Reads recorded segments (playback, thumbnails); None: no replica reachable here."""
+    export_dir: Path | None = None
+    """Where export bundles are (downloads)."""
+    public_key_pem: bytes = b""
+    """The installation's key that signs export manifests (public half)."""
 
 
 SERVICES = web.AppKey("services", Services)

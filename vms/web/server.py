@@ -4,23 +4,35 @@ synchronous composition root (``vms.app``) can start and stop it beside ingest."
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import aiohttp
 from aiohttp import web
 
 from vms.aio import ServerThread, bound_port, stop_runner
-from vms.config import LiveConfig, WebConfig
+from vms.config import ExportConfig, LiveConfig, WebConfig
 from vms.db.audit import AuditLog
 from vms.db.scope import open_async_pool
 from vms.domain.clock import Clock
 from vms.security.passwords import PasswordHasher, PasswordPolicy, dummy_hash
+from vms.storage.reader import SegmentReader
 from vms.web.app import build_app
 from vms.web.context import Services
 from vms.web.throttle import Throttle
 from vms.web.tls import self_signed, server_context
 
 logger = logging.getLogger(__name__)
+
+
+@dataclass
+class Evidence:
+    """What playback and exports need besides the database."""
+
+    config: ExportConfig = field(default_factory=lambda: ExportConfig.model_validate({}))
+    reader: SegmentReader | None = None
+    export_dir: Path | None = None
+    public_key_pem: bytes = b""
 
 
 class WebServer(ServerThread):
@@ -37,8 +49,10 @@ class WebServer(ServerThread):
         hasher: PasswordHasher | None = None,
         live: LiveConfig | None = None,
         relay_secret: str = "",
+        evidence: Evidence | None = None,
     ) -> None:
         super().__init__()
+        self.evidence = evidence or Evidence()
         self.config = config
         self.live = live or LiveConfig.model_validate({})
         self.relay_secret = relay_secret
@@ -75,6 +89,10 @@ class WebServer(ServerThread):
                 live=self.live,
                 relay_secret=self.relay_secret,
                 http=http,
+                exports=self.evidence.config,
+                reader=self.evidence.reader,
+                export_dir=self.evidence.export_dir,
+                public_key_pem=self.evidence.public_key_pem,
             )
             runner = web.AppRunner(build_app(svc), access_log=None)
             await runner.setup()

@@ -2,7 +2,22 @@
 
 from __future__ import annotations
 
-from vms.web.api import audit, cameras, links, live, ptz, session, system, tokens, users, views
+from vms.web.api import (
+    audit,
+    cameras,
+    exports,
+    holds,
+    links,
+    live,
+    playback,
+    ptz,
+    search,
+    session,
+    system,
+    tokens,
+    users,
+    views,
+)
 from vms.web.routes import Route
 
 ROUTES: tuple[Route, ...] = (
@@ -16,4 +31,8 @@ ROUTES: tuple[Route, ...] = (
     *links.ROUTES,
     *ptz.ROUTES,
     *views.ROUTES,
+    *playback.ROUTES,
+    *exports.ROUTES,
+    *holds.ROUTES,
+    *search.ROUTES,
 )

@@ -29,12 +29,15 @@ STREAM = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
 MAX_SDP = 64 * 1024
 
 
-async def camera_for(request: web.Request, caller: Caller, action: Action) -> dict[str, object]:
-    """The camera of the path if the caller may do ``action`` on it: 404 (audited) when
-    it lies outside the caller's perimeter, 403 (audited) when visible but not allowed."""
+async def camera_for(
+    request: web.Request, caller: Caller, action: Action, camera_id: str | None = None
+) -> dict[str, object]:
+    """The camera of the path (or ``camera_id``) if the caller may do ``action`` on it:
+    404 (audited) when it lies outside the caller's perimeter, 403 (audited) when
+    visible but not allowed."""
     svc = services(request)
     now = svc.clock.now()
-    camera_id = request.match_info["camera_id"]
+    camera_id = request.match_info["camera_id"] if camera_id is None else camera_id
     tenants = visible_tenants(caller.principal, CAMERA_ACTIONS, now.date())
     async with scoped(svc.pool, tenants) as conn:
         row = await accounts.camera(conn, camera_id, now)
