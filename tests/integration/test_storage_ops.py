@@ -21,6 +21,7 @@ from vms.errors import VmsError
 from vms.sim.launcher import SimCameras
 from vms.storage.check import check
 from vms.storage.fs import FsBlobStore
+from vms.storage.holds import HoldKeeper
 from vms.storage.purge import Purger
 from vms.storage.repair import Repairer
 from vms.storage.s3 import S3BlobStore
@@ -155,3 +156,41 @@ def test_repair_between_filesystem_and_s3(
     assert Repairer(pg_index, [fs, s3]).run_once().copied == 1
     assert s3.get("commune-a/cam1/main/0.mp4") == fs.get("commune-a/cam1/main/0.mp4")
     assert check(pg_index, [fs, s3], t0).ok
+
+
+def test_held_footage_gets_an_s3_object_legal_hold_until_release_and_purge(
+    pg_index: PgSegmentIndex, s3_server: S3Server, tmp_path: Path
+) -> None:
+    t0 = datetime.now(UTC).replace(microsecond=0)
+    clock = SimulatedClock(t0)
+    s3 = S3BlobStore("s3", s3_server.endpoint, s3_server.bucket(), s3_server.access_key,
+                     s3_server.secret_key, secure=False, object_lock=True)  # fmt: skip
+    fs = FsBlobStore("a", tmp_path / "a")
+    fs.root.mkdir()
+    stores: list[BlobStore] = [fs, s3]
+    pg_index.upsert_camera(CameraRow("cam1", "commune-a", "Mairie", 1))
+    for i in range(3):
+        _segment(stores, pg_index, "cam1", t0 + timedelta(minutes=i), f"a/cam1/main/{i}.mp4")
+    hold_id = pg_index.add_hold(LegalHold("PV 2026/77", ("cam1",), t0 + timedelta(minutes=1),
+                                          t0 + timedelta(minutes=1, seconds=30), None))  # fmt: skip
+    keeper = HoldKeeper(pg_index, stores, clock)
+    assert keeper.run_once() == 1
+    assert keeper.run_once() == 0  # put once
+    assert [s3.legal_hold(f"a/cam1/main/{i}.mp4") for i in range(3)] == [False, True, False]
+    # the server itself refuses to delete the held version
+    version = next(
+        v.version_id for v in s3.client.list_objects(s3.bucket, prefix="a/cam1/main/1.mp4",
+                                                     include_version=True)
+    )  # fmt: skip
+    with pytest.raises(Exception, match=r"(?i)lock|hold|denied|protected"):
+        s3.client.remove_object(s3.bucket, "a/cam1/main/1.mp4", version_id=version)
+    clock.advance(timedelta(days=2))
+    assert Purger(pg_index, stores, clock).run_once().destroyed == 2
+    assert [b.key for b in s3.list("a/")] == ["a/cam1/main/1.mp4"]
+    # released: the next purge lifts the object hold and deletes every version
+    pg_index.release_hold(hold_id, "OPJ")
+    assert Purger(pg_index, stores, clock).run_once().destroyed == 1
+    left = list(
+        s3.client.list_objects(s3.bucket, prefix="a/", include_version=True, recursive=True)
+    )
+    assert left == [] and list(fs.list()) == []

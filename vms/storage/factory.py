@@ -35,6 +35,7 @@ def build_replica(r: ReplicaConfig, data_dir: Path) -> BlobStore:
     return S3BlobStore(
         r.name, r.endpoint, r.bucket, _secret(r.access_key_env, r.name),
         _secret(r.secret_key_env, r.name), secure=r.secure, region=r.region,
+        object_lock=r.object_lock,
     )  # fmt: skip
 
 

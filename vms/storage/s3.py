@@ -31,8 +31,10 @@ class S3BlobStore:
         secure: bool = True,
         region: str = "",
         timeout_s: float = 5.0,
+        object_lock: bool = False,
     ) -> None:
         self.name = name
+        self.object_lock = object_lock
         self.bucket = bucket
         http = urllib3.PoolManager(
             timeout=urllib3.Timeout(connect=min(2.0, timeout_s), read=timeout_s),
@@ -53,7 +55,7 @@ class S3BlobStore:
             return
         try:
             if not self.client.bucket_exists(self.bucket):
-                self.client.make_bucket(self.bucket)
+                self.client.make_bucket(self.bucket, object_lock=self.object_lock)
         except (MinioException, urllib3.exceptions.HTTPError, OSError, ValueError) as err:
             raise self._fail(err) from err
         self._bucket_ready = True
@@ -102,11 +104,63 @@ class S3BlobStore:
 
     def delete(self, key: str) -> None:
         self._ensure_bucket()
+        if self.object_lock:
+            return self._delete_versions(key)
         try:
             self.client.remove_object(self.bucket, validate_key(key))
         except S3Error as err:
             if err.code in ("NoSuchKey", "NoSuchObject"):
                 return
+            raise self._fail(err, key) from err
+        except (MinioException, urllib3.exceptions.HTTPError, OSError, ValueError) as err:
+            raise self._fail(err, key) from err
+
+    def _delete_versions(self, key: str) -> None:
+        """With Object Lock the bucket is versioned: deleting the key would only add a
+        delete marker, so every version is removed. Only the purger deletes, once the
+        index says no legal hold covers the segment any more: an object legal hold left
+        from a released hold is lifted first."""
+        try:
+            if self.legal_hold(key):
+                self.set_legal_hold(key, False)
+            versions = self.client.list_objects(
+                self.bucket, prefix=validate_key(key), include_version=True
+            )
+            for v in versions:
+                if v.object_name == key:
+                    self.client.remove_object(self.bucket, key, version_id=v.version_id)
+        except (MinioException, urllib3.exceptions.HTTPError, OSError, ValueError) as err:
+            raise self._fail(err, key) from err
+
+    def set_legal_hold(self, key: str, on: bool) -> bool:
+        """Put or lift the S3 object legal hold of ``key`` (LAW-01). False when this
+        replica does not use Object Lock (nothing to do)."""
+        if not self.object_lock:
+            return False
+        self._ensure_bucket()
+        try:
+            if on:
+                self.client.enable_object_legal_hold(self.bucket, validate_key(key))
+            else:
+                self.client.disable_object_legal_hold(self.bucket, validate_key(key))
+        except S3Error as err:
+            if err.code in ("NoSuchKey", "NoSuchObject"):
+                return False
+            raise self._fail(err, key) from err
+        except (MinioException, urllib3.exceptions.HTTPError, OSError, ValueError) as err:
+            raise self._fail(err, key) from err
+        return True
+
+    def legal_hold(self, key: str) -> bool:
+        """Whether ``key`` is under an S3 object legal hold."""
+        if not self.object_lock:
+            return False
+        self._ensure_bucket()
+        try:
+            return bool(self.client.is_object_legal_hold_enabled(self.bucket, validate_key(key)))
+        except S3Error as err:
+            if err.code in ("NoSuchObjectLegalHold", "NoSuchKey", "NoSuchObject"):
+                return False
             raise self._fail(err, key) from err
         except (MinioException, urllib3.exceptions.HTTPError, OSError, ValueError) as err:
             raise self._fail(err, key) from err
