@@ -117,6 +117,7 @@ def test_thumbnail_and_search(recorded_web: Env) -> None:
     assert [c["id"] for c in r.json()["cameras"]] == ["a1"]
     assert len(results["enregistrements"]) == 2
     assert results["enregistrements"][0]["thumbnail"].startswith("/api/v1/cameras/a1/thumbnail")
+    assert op.get(web.url + results["enregistrements"][0]["thumbnail"]).status_code == 200
     assert [g["cause"] for g in results["interruptions"]] == ["timeout"]
     r = op.get(f"{web.url}/api/v1/search", params={"event": "nimporte"})
     assert r.status_code == 400

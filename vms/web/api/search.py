@@ -6,6 +6,7 @@ read_audit) and carry thumbnail URLs. Each search is audited with its criteria."
 from __future__ import annotations
 
 from datetime import timedelta
+from urllib.parse import urlencode
 
 from aiohttp import web
 
@@ -72,8 +73,8 @@ async def search(request: web.Request) -> web.StreamResponse:
             if ids and "enregistrement" in wanted and not (operator or reference):
                 rows = await evidence.search_recordings(conn, ids, start, end, limit)
                 results["enregistrements"] = [
-                    r | {"thumbnail": f"/api/v1/cameras/{r['camera']}/thumbnail?at="
-                         f"{r['start'].isoformat()}"}
+                    r | {"thumbnail": f"/api/v1/cameras/{r['camera']}/thumbnail?"
+                         + urlencode({"at": r["start"].isoformat()})}
                     for r in rows
                 ]  # fmt: skip
             if ids and "interruption" in wanted and not (operator or reference):

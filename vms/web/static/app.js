@@ -9,6 +9,9 @@ import {
 import { vueMur } from "./wall.js";
 import { controlesDirect, sectionLiens } from "./cameras_live.js";
 import { panneauOnvif } from "./onvif.js";
+import { vueRelecture } from "./playback.js";
+import { vueConservations, vueExtraits } from "./exports.js";
+import { vueRecherche } from "./search.js";
 
 const LIBELLES_DROITS = {
   view_live: "Direct", playback: "Relecture", export: "Export", ptz: "PTZ",
@@ -296,13 +299,15 @@ async function vueCompte() {
 
 // -- routing ---------------------------------------------------------------------------
 
-const VUES = { "#/mur": vueMur, "#/cameras": vueCameras, "#/utilisateurs": vueUtilisateurs, "#/audit": vueAudit, "#/compte": vueCompte };
+const VUES = { "#/mur": vueMur, "#/cameras": vueCameras, "#/utilisateurs": vueUtilisateurs, "#/audit": vueAudit, "#/compte": vueCompte,
+  "#/relecture": vueRelecture, "#/extraits": vueExtraits, "#/conservations": () => vueConservations(), "#/recherche": vueRecherche };
 
 async function route() {
   if (!moi) return vueConnexion();
-  const vue = VUES[location.hash] ?? vueCameras;
+  const base = location.hash.split("?")[0];
+  const vue = VUES[base] ?? vueCameras;
   for (const a of document.querySelectorAll("nav a")) {
-    if (a.getAttribute("href") === location.hash) a.setAttribute("aria-current", "page"); else a.removeAttribute("aria-current");
+    if (a.getAttribute("href") === base) a.setAttribute("aria-current", "page"); else a.removeAttribute("aria-current");
   }
   try { await vue(); } catch (e) { dire(e.message, true); }
 }

@@ -89,6 +89,11 @@ export function quitterEcran() {
   if (action) action();
 }
 
+/** The parameters of the current view's address (``#/relecture?camera=a1&from=…``). */
+export function parametresVue() {
+  return new URLSearchParams(location.hash.split("?")[1] ?? "");
+}
+
 /** Replace the current screen. */
 export function afficher(titre, ...contenu) {
   quitterEcran();
