@@ -33,6 +33,7 @@ class App:
         self._ptz_targets: dict[str, Any] = {}
         self._ingest: Any = None
         self._web: Any = None
+        self._exports: Any = None
         self._relay: Any = None
         self._relay_secret = ""
         self._dsn = ""
@@ -57,6 +58,9 @@ class App:
         if self._web is not None:
             self._web.stop()
             self._web = None
+        if self._exports is not None:
+            self._exports.stop()
+            self._exports = None
         if self._relay is not None:
             self._relay.stop()
             self._relay = None
@@ -115,12 +119,48 @@ class App:
         return self._stores
 
     def sealer(self) -> Any:
+        keyring = self.keyring()
+        return keyring.encrypt if keyring else None
+
+    def keyring(self) -> Any:
         if not self.config.encryption.enabled:
             return None
         from vms.storage.crypto import Keyring
 
-        keyring = Keyring.from_config(self.config.encryption, self.database())
-        return keyring.encrypt
+        return Keyring.from_config(self.config.encryption, self.database())
+
+    def reader(self) -> Any:
+        """Reads segments back (playback, exports): checked, decrypted."""
+        from vms.storage.reader import SegmentReader
+
+        keyring = self.keyring()
+        return SegmentReader(self.stores(), keyring.decrypt if keyring else None)
+
+    @property
+    def export_dir(self) -> Path:
+        d = self.config.exports.dir
+        return Path(d) if d else self.data_dir / "exports"
+
+    def signer(self) -> Any:
+        """The installation's Ed25519 key that signs export manifests."""
+        from vms.evidence.signing import Signer
+
+        key = self.config.exports.key_file
+        return Signer.load_or_create(
+            Path(key) if key else self.data_dir / "keys" / "export-ed25519.pem"
+        )
+
+    def start_exports(self) -> Any:
+        """The export worker: produces queued exports, destroys expired bundles."""
+        from vms.evidence.worker import ExportWorker
+
+        self.database()
+        self.export_dir.mkdir(parents=True, exist_ok=True)
+        self._exports = ExportWorker(
+            self._dsn, self.reader().read, self.export_dir, self.signer(), self.clock
+        )
+        self._exports.start()
+        return self._exports
 
     @property
     def spool_dir(self) -> Path:
@@ -138,10 +178,20 @@ class App:
         index = self.index()
         for cam in self.config.cameras:
             index.upsert_camera(
-                CameraRow(cam.id, cam.tenant, cam.name, self.config.retention_for(cam))
+                CameraRow(
+                    cam.id, cam.tenant, cam.name, self.config.retention_for(cam), cam.location
+                )
             )
+            masks = tuple(tuple(m.points) for m in cam.masks)  # LAW-09, burnt in by ingest
             for s in cam.streams:
-                target = StreamTarget(cam.id, cam.tenant, s.name, _with_password(s))
+                target = StreamTarget(
+                    cam.id,
+                    cam.tenant,
+                    s.name,
+                    _with_password(s),
+                    masks=masks,
+                    keep_unmasked=cam.keep_unmasked and s.record,
+                )
                 (targets if s.record else live_only).append(target)
             if cam.onvif is not None and cam.onvif.ptz:
                 self._ptz_targets[cam.id] = _onvif_target(cam.onvif)
@@ -258,6 +308,10 @@ class App:
         self.start_ingest(sim_urls)
         if self.config.web.enabled:
             self.start_web()
+        if self.config.exports.workers > 0:
+            self.start_exports()
+        holds = self.hold_keeper()
+        self._every(self.config.retention.purge_interval_s, holds.run_once)
         self._every(self.config.retention.purge_interval_s, lambda: self.purger().run_once())
         self._every(self.config.storage.repair_interval_s, lambda: self.repairer().run_once())
         logger.info("serving; data in %s", self.data_dir)
@@ -282,7 +336,7 @@ class App:
 
     def start_web(self) -> Any:
         """The console and JSON API over HTTPS, in their own thread."""
-        from vms.web.server import WebServer
+        from vms.web.server import Evidence, WebServer
 
         self.database()
         self._web = WebServer(
@@ -292,6 +346,9 @@ class App:
             self.data_dir / "tls",
             live=self.config.live,
             relay_secret=self.relay_secret(),
+            evidence=Evidence(
+                self.config.exports, self.reader(), self.export_dir, self.signer().public_pem()
+            ),
         )
         self._web.start()
         logger.info("console: %s/", self._web.url)
@@ -336,6 +393,11 @@ class App:
 
         return Purger(self.index(), self.stores(), self.clock)
 
+    def hold_keeper(self) -> Any:
+        from vms.storage.holds import HoldKeeper
+
+        return HoldKeeper(self.index(), self.stores(), self.clock)
+
     def repairer(self) -> Any:
         from vms.storage.repair import Repairer
 
@@ -358,6 +420,24 @@ class App:
         keyring = Keyring.from_config(self.config.encryption, self.database())
         return keyring.export_keys(tenant)
 
+    def audit(self, actor: str, action: str, **fields: Any) -> None:
+        """Append an audit entry from a command-line tool (``actor`` as given)."""
+        import asyncio
+
+        from vms.db.audit import AuditLog
+        from vms.db.scope import open_async_pool
+
+        self.database()
+
+        async def append() -> None:
+            pool = await open_async_pool(self._dsn, 1, 1)
+            try:
+                await AuditLog(pool, self.clock).append(actor, action, **fields)
+            finally:
+                await pool.close()
+
+        asyncio.run(append())
+
     def hold_command(self, args: argparse.Namespace) -> int:
         from vms.domain.model import LegalHold
 
@@ -372,7 +452,14 @@ class App:
                 procedure=args.procedure,
                 requested_by=args.requested_by,
             )
-            print(f"conservation judiciaire n° {index.add_hold(hold)} enregistrée")
+            hold_id = index.add_hold(hold)
+            self.audit(
+                "cli", "hold.place", target=f"hold:{hold_id}",
+                detail={"reference": hold.reference, "procedure": hold.procedure,
+                        "requerant": hold.requested_by, "cameras": list(hold.camera_ids),
+                        "debut": hold.start_at.isoformat(), "fin": hold.end_at.isoformat()},
+            )  # fmt: skip
+            print(f"conservation judiciaire n° {hold_id} enregistrée")
             return 0
         if args.hold_command == "list":
             for h in index.holds(self.clock.now()):
@@ -382,6 +469,7 @@ class App:
                 )
             return 0
         index.release_hold(args.id, "cli")
+        self.audit("cli", "hold.release", target=f"hold:{args.id}")
         print(f"conservation n° {args.id} levée")
         return 0
 

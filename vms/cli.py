@@ -99,6 +99,36 @@ def build_parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     uadd.add_argument("--no-mfa", action="store_true", help="sans second facteur")
 
+    export = sub.add_parser("export", help="extraits remis aux forces de l'ordre")
+    export_sub = export.add_subparsers(dest="export_command", required=True)
+    ever = export_sub.add_parser(
+        "verify", help="vérifie l'intégrité et la signature d'un extrait (dossier ou .zip)"
+    )
+    ever.add_argument("bundle", type=Path, help="dossier ou archive .zip de l'extrait")
+    ever.add_argument("--cle", type=Path, default=None, help="clé publique de l'installation (PEM)")
+    ecre = export_sub.add_parser(
+        "create", help="demande un extrait et le produit (barre d'avancement) s'il n'attend pas "
+        "de validation",
+    )  # fmt: skip
+    ecre.add_argument("--cameras", required=True, help="identifiants séparés par des virgules")
+    ecre.add_argument("--from", dest="start", required=True, type=_parse_time)
+    ecre.add_argument("--to", dest="end", required=True, type=_parse_time)
+    ecre.add_argument("--motive", required=True, help="motif de l'extraction")
+    ecre.add_argument(
+        "--service", required=True,
+        choices=["police_nationale", "gendarmerie", "police_municipale", "justice", "pompiers",
+                 "autre"],
+    )  # fmt: skip
+    ecre.add_argument("--officer", required=True, help="officier destinataire")
+    ecre.add_argument("--reference", required=True, help="n° de procédure ou de réquisition")
+    ecre.add_argument("--by", required=True, help="identifiant de l'agent qui demande")
+    ecre.add_argument("--overlay", action="store_true", help="joint une copie avec incrustation")
+    ecre.add_argument("--no-wait", action="store_true", help="met en file sans produire")
+    erun = export_sub.add_parser("run", help="produit un extrait en file (barre d'avancement)")
+    erun.add_argument("id", type=int)
+    export_sub.add_parser("list", help="journal des extractions")
+    export_sub.add_parser("key", help="affiche la clé publique qui vérifie les extraits")
+
     audit = sub.add_parser("audit", help="journal d'audit (LAW-04)")
     audit_sub = audit.add_subparsers(dest="audit_command", required=True)
     audit_sub.add_parser("verify", help="recalcule la chaîne et signale le premier maillon rompu")
@@ -128,6 +158,11 @@ def main(argv: list[str] | None = None) -> int:
                     str(args.port),
                 ]
             )
+        if args.command == "export" and args.export_command == "verify":
+            # needs only the bundle and a key: no config, no database
+            from vms.evidence.verify import verify_command
+
+            return verify_command(args.bundle, args.cle)
         from vms.app import App
         from vms.config import load_config
 
@@ -180,6 +215,10 @@ def _dispatch(app: object, args: argparse.Namespace) -> int:
         return 0
     if args.command == "hold":
         return app.hold_command(args)
+    if args.command == "export":
+        from vms.evidence.cli import export_command
+
+        return export_command(app, args)
     if args.command == "audit":
         return _audit(app, args)
     raise AssertionError(args.command)

@@ -55,6 +55,11 @@ class ReplicaConfig(_Model):
         "", max_length=128, description="Environment variable holding the S3 secret key."
     )
     region: str = Field("", max_length=64, description="S3 region, if the server needs one.")
+    object_lock: bool = Field(
+        False,
+        description="Create the bucket with S3 Object Lock and put an object legal hold on "
+        "held segments (LAW-01); the server must support it.",
+    )
 
     @model_validator(mode="after")
     def _kind_fields(self) -> ReplicaConfig:
@@ -236,6 +241,7 @@ class CameraConfig(_Model):
     id: Identifier = Field(description="Stable camera identifier.")
     tenant: Identifier = Field(description="Commune (tenant) owning the camera.")
     name: str = Field(min_length=1, max_length=200, description="Display name.")
+    location: str = Field("", max_length=300, description="Where it is (shown in exports).")
     retention_days: int | None = Field(
         None, description="Retention in days (30 at most). Empty: retention.default_days."
     )

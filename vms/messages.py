@@ -53,6 +53,92 @@ MESSAGES: dict[str, str] = {
     "onvif.speed_invalid": "Vitesse PTZ invalide : nombre entre -1 et 1 attendu",
     "onvif.move_timeout_invalid": "Durée de mouvement PTZ invalide : secondes (> 0) attendues",
     "onvif.interface": "Adresse d'interface réseau invalide pour la découverte : {address}",
+    # evidence exports (vms/evidence)
+    # request validation
+    "request.no_camera": "Un extrait doit porter sur au moins une caméra.",
+    "request.duplicate_camera": "La caméra {camera_id} figure deux fois dans la demande d'extrait.",
+    "request.range_invalid": "Plage horaire invalide : la fin doit suivre le début.",
+    "request.naive_time": "Les dates de la demande doivent préciser leur fuseau horaire.",
+    "request.field_missing": "La demande d'extrait doit préciser : {field}.",
+    "request.id_invalid": "Numéro d'extrait invalide : {id}.",
+    "export.nothing_recorded": (
+        "Aucun enregistrement dans la plage demandée pour les caméras choisies : rien à extraire."
+    ),
+    "export.exists": "L'extrait existe déjà : {path}",
+    "export.unreadable_segment": (
+        "Segment illisible pour la caméra {camera_id} ({key}) : l'extrait est interrompu."
+    ),
+    "export.write_failed": "Écriture de l'extrait impossible : {detail}.",
+    "export.muxer_failed": "la copie de la vidéo de la caméra {camera_id} a échoué",
+    "export.disk_full": "disque plein",
+    "export.no_permission": "droits insuffisants sur le dossier des extraits",
+    "export.io_error": "erreur d'entrée-sortie",
+    "export.ffmpeg_missing": (
+        "L'incrustation demande le programme ffmpeg, introuvable sur ce serveur "
+        "(paquet « ffmpeg »)."
+    ),
+    "export.drawtext_missing": (
+        "L'incrustation est impossible : le programme ffmpeg de ce serveur n'a pas le "
+        "filtre « drawtext » (libfreetype)."
+    ),
+    "export.font_missing": (
+        "L'incrustation est impossible : police de caractères introuvable ({path}). "
+        "Installez le paquet « fonts-dejavu-core »."
+    ),
+    "export.overlay_failed": "L'incrustation de la caméra {camera_id} a échoué.",
+    "export.overlay_frames": (
+        "L'incrustation de la caméra {camera_id} a produit {got} images au lieu de {expected}."
+    ),
+    # signing key
+    "key.unreadable": "Clé de signature des extraits illisible : {path}",
+    "key.public_invalid": "Clé publique invalide (PEM Ed25519 attendu) : {source}",
+    # verification
+    "verify.unreadable": "Extrait illisible (ni dossier ni archive .zip valide) : {path}",
+    "verify.zip_unsafe": "Nom de fichier refusé dans l'archive : {name}",
+    "verify.missing_file": "Fichier absent : {path}",
+    "verify.manifest_invalid": "Le manifeste (manifest.json) est illisible : {detail}",
+    "verify.signature_invalid": (
+        "SIGNATURE INVALIDE : le manifeste a été modifié après sa signature, ou il n'a "
+        "pas été signé par cette clé."
+    ),
+    "verify.hash_mismatch": "Empreinte SHA-256 différente pour {path} : fichier modifié.",
+    "verify.size_mismatch": "Taille différente pour {path} : {got} octets au lieu de {expected}.",
+    "verify.unlisted": "Fichier non prévu dans l'extrait : {path}",
+    "verify.sums_invalid": "Ligne illisible dans SHA256SUMS : {line}",
+    "verify.sums_unlisted": "Fichier absent de SHA256SUMS : {path}",
+    "verify.sums_extra": "SHA256SUMS cite un fichier absent du manifeste : {path}",
+    "verify.key_file_unreadable": "Clé publique illisible : {path}",
+    "verify.key_from_bundle": (
+        "Attention : vérification faite avec la clé publique jointe à l'extrait. Un "
+        "faussaire pouvant remplacer à la fois l'extrait et cette clé, comparez son "
+        "empreinte ({fingerprint}) à celle publiée par l'installation, ou fournissez "
+        "la clé publique obtenue séparément (--cle)."
+    ),
+    "verify.key_differs": (
+        "La clé publique jointe à l'extrait diffère de la clé fournie : seule la clé "
+        "fournie a été utilisée."
+    ),
+    "verify.key_used": "Clé publique utilisée : empreinte {fingerprint} ({source}).",
+    "verify.source_given": "clé fournie",
+    "verify.source_bundle": "clé jointe à l'extrait",
+    "verify.ok": (
+        "EXTRAIT INTÈGRE : signature valide, {files} fichiers vérifiés (SHA-256). "
+        "Extrait n° {export_id}, créé le {created_at}."
+    ),
+    "verify.failed": "EXTRAIT NON CONFORME : {count} problème(s) détecté(s).",
+}
+
+# the causes of the gap ledger, as evidence bundles and the console name them
+GAP_CAUSES: dict[str, str] = {
+    "connect_refused": "connexion refusée par la caméra",
+    "timeout": "caméra injoignable (délai dépassé)",
+    "stall": "flux interrompu (plus d'images reçues)",
+    "eof": "flux terminé par la caméra",
+    "decode_error": "flux illisible",
+    "timestamp_jump": "discontinuité d'horodatage du flux",
+    "crash": "arrêt anormal de l'enregistreur",
+    "shutdown": "arrêt de l'enregistreur",
+    "storage_error": "erreur de stockage",
 }
 
 

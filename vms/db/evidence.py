@@ -15,7 +15,10 @@ import psycopg
 
 from vms.db.index import _SEGMENT_COLUMNS, _segment
 from vms.db.scope import Conn
-from vms.domain.model import SegmentRecord
+from vms.domain.model import Gap, GapCause, SegmentRecord
+
+Owner = psycopg.AsyncConnection[Any]
+"""A connection with the service (owner) role: the export worker serves every commune."""
 
 # -- timeline and segments --------------------------------------------------------------
 
@@ -198,40 +201,44 @@ async def release_hold(conn: Conn, hold_id: int, by: str, at: datetime) -> bool:
     return cur.rowcount > 0
 
 
-# -- export worker (service role, sync) -------------------------------------------------
+# -- export worker (service role: every commune's exports) ---------------------------------
 
 
-def claim_export(conn: psycopg.Connection[Any]) -> dict[str, Any] | None:
-    """Take the oldest queued export (several workers may run: SKIP LOCKED)."""
-    with conn.transaction():
-        row = conn.execute(
-            "SELECT id FROM exports WHERE status = 'en_file' ORDER BY id "
-            "FOR UPDATE SKIP LOCKED LIMIT 1"
-        ).fetchone()
+async def claim_export(conn: Owner, export_id: int | None = None) -> dict[str, Any] | None:
+    """Take the oldest queued export, or ``export_id`` if queued (several workers may
+    run: SKIP LOCKED), with its cameras' names, places and communes."""
+    async with conn.transaction():
+        cur = await conn.execute(
+            "SELECT id FROM exports WHERE status = 'en_file' "
+            "AND (%s::bigint IS NULL OR id = %s) ORDER BY id FOR UPDATE SKIP LOCKED LIMIT 1",
+            (export_id, export_id),
+        )
+        row = await cur.fetchone()
         if row is None:
             return None
-        conn.execute("UPDATE exports SET status = 'en_cours', progress = 0 WHERE id = %s", row)
-    cur = conn.execute(
-        "SELECT e.*, coalesce(json_agg(json_build_object('id', c.id, 'name', c.name, "
-        "'tenant', c.tenant_id, 'tenant_name', t.name) ORDER BY c.id), '[]') AS camera_rows "
-        "FROM exports e JOIN cameras c ON c.id = ANY (e.camera_ids) "
-        "JOIN tenants t ON t.id = c.tenant_id WHERE e.id = %s GROUP BY e.id",
-        row,
+        await conn.execute(
+            "UPDATE exports SET status = 'en_cours', progress = 0 WHERE id = %s", (row["id"],)
+        )
+    cur = await conn.execute(
+        f"SELECT {_EXPORT_COLUMNS}, (SELECT json_agg(json_build_object('id', c.id, "
+        "'name', c.name, 'location', c.location, 'tenant', c.tenant_id, 'tenant_name', t.name) "
+        "ORDER BY c.id) "
+        "FROM cameras c JOIN tenants t ON t.id = c.tenant_id "
+        "WHERE c.id = ANY (e.camera_ids)) AS camera_rows FROM exports e WHERE id = %s",
+        (row["id"],),
     )
-    names = [d.name for d in cur.description or []]
-    got = cur.fetchone()
-    return dict(zip(names, got, strict=True)) if got else None
+    return await cur.fetchone()
 
 
-def export_progress(conn: psycopg.Connection[Any], export_id: int, progress: float) -> None:
-    conn.execute(
+async def export_progress(conn: Owner, export_id: int, progress: float) -> None:
+    await conn.execute(
         "UPDATE exports SET progress = %s WHERE id = %s AND status = 'en_cours'",
         (min(1.0, max(0.0, progress)), export_id),
     )
 
 
-def finish_export(
-    conn: psycopg.Connection[Any],
+async def finish_export(
+    conn: Owner,
     export_id: int,
     at: datetime,
     *,
@@ -242,11 +249,11 @@ def finish_export(
     error: str | None = None,
 ) -> None:
     if error is not None:
-        conn.execute(
+        await conn.execute(
             "UPDATE exports SET status = 'echec', error = %s WHERE id = %s", (error, export_id)
         )
         return
-    conn.execute(
+    await conn.execute(
         "UPDATE exports SET status = 'pret', progress = 1, bundle_path = %s, "
         "bundle_sha256 = %s, bundle_bytes = %s, manifest = %s::jsonb, ready_at = %s "
         "WHERE id = %s",
@@ -254,33 +261,45 @@ def finish_export(
     )
 
 
-def segments_for(
-    conn: psycopg.Connection[Any], camera_ids: Sequence[str], start: datetime, end: datetime
-) -> list[SegmentRecord]:
-    rows = conn.execute(
+async def export_footage(
+    conn: Owner, camera_ids: Sequence[str], start: datetime, end: datetime
+) -> tuple[list[SegmentRecord], list[Gap]]:
+    """Segments and gaps of the main stream of these cameras overlapping the range."""
+    cur = await conn.execute(
         f"SELECT {_SEGMENT_COLUMNS} FROM segments WHERE camera_id = ANY (%s) AND stream = 'main' "
         "AND end_at > %s AND start_at < %s ORDER BY camera_id, start_at",
         (list(camera_ids), start, end),
-    ).fetchall()
-    return [_segment(r) for r in rows]
-
-
-def expired_bundles(conn: psycopg.Connection[Any], now: datetime) -> list[dict[str, Any]]:
-    """Delivered bundles past their retention, unless a hold covers their footage."""
-    cur = conn.execute(
-        "SELECT e.id, e.tenant_id, e.bundle_path, e.reference FROM exports e "
-        "WHERE e.status = 'pret' AND e.expires_at <= %s AND NOT EXISTS ("
-        "SELECT 1 FROM legal_holds h WHERE h.released_at IS NULL "
-        "AND (h.expires_at IS NULL OR h.expires_at > %s) AND h.camera_ids && e.camera_ids "
-        "AND h.start_at < e.end_at AND h.end_at > e.start_at)",
-        (now, now),
     )
-    names = [d.name for d in cur.description or []]
-    return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
+    segments = [_segment(tuple(r.values())) for r in await cur.fetchall()]
+    cur = await conn.execute(
+        "SELECT camera_id, stream, start_at, end_at, cause, detail FROM gaps "
+        "WHERE camera_id = ANY (%s) AND stream = 'main' AND end_at > %s AND start_at < %s "
+        "ORDER BY camera_id, start_at",
+        (list(camera_ids), start, end),
+    )
+    gaps = [
+        Gap(str(r["camera_id"]), str(r["stream"]), r["start_at"], r["end_at"],
+            GapCause(str(r["cause"])), str(r["detail"]))
+        for r in await cur.fetchall()
+    ]  # fmt: skip
+    return segments, gaps
 
 
-def destroyed(conn: psycopg.Connection[Any], export_id: int, at: datetime) -> None:
-    conn.execute(
+async def expired_bundles(conn: Owner, now: datetime) -> list[dict[str, Any]]:
+    """Delivered bundles past their retention, unless a hold covers their footage."""
+    cur = await conn.execute(
+        "SELECT e.id, e.tenant_id AS tenant, e.bundle_path, e.reference FROM exports e "
+        "WHERE e.status = 'pret' AND e.expires_at <= %(now)s AND NOT EXISTS ("
+        "SELECT 1 FROM legal_holds h WHERE h.released_at IS NULL "
+        "AND (h.expires_at IS NULL OR h.expires_at > %(now)s) AND h.camera_ids && e.camera_ids "
+        "AND h.start_at < e.end_at AND h.end_at > e.start_at)",
+        {"now": now},
+    )
+    return list(await cur.fetchall())
+
+
+async def destroyed(conn: Owner, export_id: int, at: datetime) -> None:
+    await conn.execute(
         "UPDATE exports SET status = 'detruit', destroyed_at = %s, bundle_path = NULL "
         "WHERE id = %s",
         (at, export_id),

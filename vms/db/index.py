@@ -66,17 +66,18 @@ class PgSegmentIndex:
                 (camera.tenant, camera.tenant),
             )
             conn.execute(
-                "INSERT INTO cameras (id, tenant_id, name, retention_days) "
-                "VALUES (%s, %s, %s, %s) ON CONFLICT (id) DO UPDATE SET "
+                "INSERT INTO cameras (id, tenant_id, name, retention_days, location) "
+                "VALUES (%s, %s, %s, %s, %s) ON CONFLICT (id) DO UPDATE SET "
                 "tenant_id = EXCLUDED.tenant_id, name = EXCLUDED.name, "
-                "retention_days = EXCLUDED.retention_days, updated_at = now()",
-                (camera.id, camera.tenant, camera.name, camera.retention_days),
+                "retention_days = EXCLUDED.retention_days, location = EXCLUDED.location, "
+                "updated_at = now()",
+                (camera.id, camera.tenant, camera.name, camera.retention_days, camera.location),
             )
 
     def cameras(self) -> list[CameraRow]:
         with self._conn() as conn:
             rows = conn.execute(
-                "SELECT id, tenant_id, name, retention_days FROM cameras ORDER BY id"
+                "SELECT id, tenant_id, name, retention_days, location FROM cameras ORDER BY id"
             ).fetchall()
         return [CameraRow(*r) for r in rows]
 

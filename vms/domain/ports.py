@@ -50,6 +50,7 @@ class CameraRow:
     tenant: str
     name: str
     retention_days: int
+    location: str = ""
 
 
 @dataclass(frozen=True, slots=True)

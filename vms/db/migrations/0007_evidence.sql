@@ -1,6 +1,9 @@
 -- Playback sessions (each audited with its motive), export requests ("extraits") with
 -- the four-eyes rule and their delivery, legal holds placed from the console.
 
+ALTER TABLE cameras ADD COLUMN location text NOT NULL DEFAULT '';
+COMMENT ON COLUMN cameras.location IS 'Where the camera is (address, place): shown in evidence bundles.';
+
 CREATE TABLE playback_sessions (
     id          text PRIMARY KEY CHECK (length(id) >= 16),
     user_id     bigint NOT NULL REFERENCES users (id) ON DELETE CASCADE,
