@@ -2,8 +2,9 @@
 recorded on a real replica (tests/fixtures/recorded.py): the timeline of a1 shows its
 two runs around a gap, "Lire" asks for a motive, the recorded fMP4 segments play
 through MSE (seek, frame step), leaving the screen ends the audited session; the
-export form, prefilled from playback, files a request; a search shows thumbnails and
-leads back to playback. Screenshots go to ``$VMS_SCREENSHOT_DIR`` when set."""
+export form, prefilled from playback, files a request; where a commune asks for it, a
+second user approves, the worker produces, the bundle downloads and verifies; a search
+shows thumbnails and leads back to playback. Screenshots go to ``$VMS_SCREENSHOT_DIR`` when set."""
 
 from __future__ import annotations
 
@@ -238,3 +239,67 @@ def test_legal_hold_placed_shown_on_the_timeline_and_released(
     expect(page.locator("tr[data-conservation]")).to_have_count(0)
     assert [a for a, _, _ in audited(web, "hold.place")] == ["cheffe"]
     assert [a for a, _, _ in audited(web, "hold.release")] == ["cheffe"]
+
+
+def test_export_approved_by_a_second_user_downloaded_and_verified(
+    recorded_web: Env, browser: Any, tmp_path: Any
+) -> None:
+    """commune-b asks for two people: one requests in the console, a second approves,
+    the worker produces, the bundle is downloaded and verifies with the published key."""
+    from vms.domain.clock import SystemClock
+    from vms.evidence import verify_bundle
+    from vms.evidence.worker import ExportWorker
+    from vms.storage.reader import SegmentReader
+
+    web, rec = recorded_web
+    rights = [("playback", "commune-b"), ("export", "commune-b")]
+    web.user("op.b1", "operator", "csd", rights, mfa=True)
+    web.user("op.b2", "supervisor", "csd", rights, mfa=True)
+    contexts = [browser.new_context(ignore_https_errors=True, locale="fr-FR", accept_downloads=True)
+                for _ in range(2)]  # fmt: skip
+    one, two = (c.new_page() for c in contexts)
+    assert rec.store is not None
+    worker = ExportWorker(rec.dsn, SegmentReader([rec.store]).read, rec.export_dir, rec.signer,
+                          SystemClock(), poll_s=0.3)  # fmt: skip
+    try:
+        segs = rec.segments["b1"]
+        window = urlencode({"cameras": "b1", "from": segs[0].start_at.isoformat(),
+                            "to": segs[-1].end_at.isoformat()})  # fmt: skip
+        console.sign_in(one, web, "op.b1")
+        one.goto(f"{web.url}/#/extraits?{window}")
+        form = one.get_by_role("form", name="Nouvelle demande d'extrait")
+        expect(form.get_by_role("checkbox", name=re.compile("Place"))).to_be_checked()
+        form.get_by_label("Motif").fill("Dégradations sur le port")
+        form.get_by_label("Service destinataire").select_option("gendarmerie")
+        form.get_by_label("Officier destinataire").fill("Maréchal des logis Roux")
+        form.get_by_label("N° de procédure").fill("PV 2026/555")
+        form.get_by_role("button", name="Demander l'extrait").click()
+        table = one.get_by_role("table", name="Extraits")
+        expect(table).to_contain_text("En attente de validation")
+        expect(table.get_by_role("button", name=re.compile("Valider"))).to_have_count(0)  # not mine
+
+        console.sign_in(two, web, "op.b2")
+        two.goto(f"{web.url}/#/extraits")
+        two.once("dialog", lambda d: d.accept())
+        two.get_by_role("button", name=re.compile(r"Valider la demande n° \d+")).click()
+        expect(two.get_by_role("table", name="Extraits")).to_contain_text("En file d'attente")
+        worker.start()
+        link = two.get_by_role("link", name=re.compile(r"Télécharger l'extrait n° \d+"))
+        expect(link).to_be_visible(timeout=60_000)
+        console.shot(two, "console-extraits-pret.png")
+        with two.expect_download() as download:
+            link.click()
+        bundle = tmp_path / "extrait.zip"
+        download.value.save_as(bundle)
+        key = two.request.get(f"{web.url}/api/v1/exports-key").body()
+        report = verify_bundle(bundle, key)
+        assert report.ok, report.problems
+        assert report.manifest is not None
+        assert report.manifest["export"]["reference"] == "PV 2026/555"
+        assert [a for (a,) in web.sql("SELECT action FROM audit WHERE target LIKE 'export:%%' "
+                                      "ORDER BY seq")] == [
+            "export.request", "export.approve", "export.produce", "export.download"]  # fmt: skip
+    finally:
+        worker.stop()
+        for c in contexts:
+            c.close()
