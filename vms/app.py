@@ -156,9 +156,12 @@ class App:
 
         self.database()
         self.export_dir.mkdir(parents=True, exist_ok=True)
+        from vms.evidence.model import BundleSettings
+
         self._exports = ExportWorker(
-            self._dsn, self.reader().read, self.export_dir, self.signer(), self.clock
-        )
+            self._dsn, self.reader().read, self.export_dir, self.signer(), self.clock,
+            BundleSettings(installation=self.config.exports.installation),
+        )  # fmt: skip
         self._exports.start()
         return self._exports
 

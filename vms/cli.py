@@ -129,6 +129,22 @@ def build_parser() -> argparse.ArgumentParser:
     export_sub.add_parser("list", help="journal des extractions")
     export_sub.add_parser("key", help="affiche la clé publique qui vérifie les extraits")
 
+    tr = sub.add_parser("transfer", help="copie d'enregistrements vers une autre installation")
+    tr_sub = tr.add_subparsers(dest="transfer_command", required=True)
+    tout = tr_sub.add_parser("out", help="écrit les enregistrements choisis dans un fichier signé")
+    tout.add_argument("--cameras", required=True, help="identifiants séparés par des virgules")
+    tout.add_argument("--from", dest="start", required=True, type=_parse_time)
+    tout.add_argument("--to", dest="end", required=True, type=_parse_time)
+    tout.add_argument("--out", required=True, type=Path, help="fichier .tar à écrire")
+    tout.add_argument("--motive", required=True, help="motif de la copie")
+    tout.add_argument("--by", required=True, help="identifiant de l'agent")
+    tin = tr_sub.add_parser("in", help="vérifie et indexe un fichier de transfert")
+    tin.add_argument("file", type=Path)
+    tin.add_argument("--cle", required=True, type=Path, help="clé publique de la source (PEM)")
+    tin.add_argument("--tenant", required=True, help="commune qui reçoit les enregistrements")
+    tin.add_argument("--prefix", default="copie-", help="préfixe des identifiants de caméra")
+    tin.add_argument("--by", required=True, help="identifiant de l'agent")
+
     audit = sub.add_parser("audit", help="journal d'audit (LAW-04)")
     audit_sub = audit.add_subparsers(dest="audit_command", required=True)
     audit_sub.add_parser("verify", help="recalcule la chaîne et signale le premier maillon rompu")
@@ -219,6 +235,10 @@ def _dispatch(app: object, args: argparse.Namespace) -> int:
         from vms.evidence.cli import export_command
 
         return export_command(app, args)
+    if args.command == "transfer":
+        from vms.evidence.cli import transfer_command
+
+        return transfer_command(app, args)
     if args.command == "audit":
         return _audit(app, args)
     raise AssertionError(args.command)

@@ -383,6 +383,10 @@ class LiveConfig(_Model):
 
 
 class ExportConfig(_Model):
+    installation: str = Field(
+        "CSU", min_length=1, max_length=200,
+        description="Name of this installation in export manifests and transfers.",
+    )  # fmt: skip
     dir: str = Field(
         "", max_length=4096, description="Where bundles are built; empty: data_dir/exports."
     )

@@ -14,6 +14,7 @@ from vms.db import evidence as db
 from vms.db.audit import AuditLog
 from vms.db.scope import open_async_pool
 from vms.errors import invalid, not_found, precondition
+from vms.evidence.model import BundleSettings
 from vms.evidence.worker import ExportWorker
 
 BAR = 30
@@ -110,7 +111,10 @@ async def _run(app: Any, pool: Any, audit: AuditLog, export_id: int) -> int:
             "ou en cours ailleurs)."
         )
     app.export_dir.mkdir(parents=True, exist_ok=True)
-    worker = ExportWorker(app._dsn, app.reader().read, app.export_dir, app.signer(), app.clock)
+    settings = BundleSettings(installation=app.config.exports.installation)
+    worker = ExportWorker(
+        app._dsn, app.reader().read, app.export_dir, app.signer(), app.clock, settings
+    )
     ready = await worker.produce(pool, audit, job, on_progress=_bar)
     print()
     async with pool.connection() as conn:
@@ -121,4 +125,53 @@ async def _run(app: Any, pool: Any, audit: AuditLog, export_id: int) -> int:
         return 1
     print(f"extrait n° {export_id} prêt : {row['bundle_path']}")
     print(f"SHA-256 : {row['bundle_sha256']}")
+    return 0
+
+
+def transfer_command(app: Any, args: argparse.Namespace) -> int:
+    """``vms transfer out | in``: copy recordings to another installation (EVD-10)."""
+    from vms.evidence import transfer
+
+    index = app.index()
+    if args.transfer_command == "out":
+        wanted = [c.strip() for c in args.cameras.split(",") if c.strip()]
+        known = {c.id: c for c in index.cameras()}
+        missing = [c for c in wanted if c not in known]
+        if missing:
+            raise not_found(f"Caméra(s) inconnue(s) : {', '.join(missing)}.")
+        segments = [s for c in wanted for s in index.segments(c, args.start, args.end)]
+        if not segments:
+            raise not_found("Aucun enregistrement dans cette plage pour ces caméras.")
+        gaps = [g for c in wanted for g in index.gaps(c)
+                if g.end_at > args.start and g.start_at < args.end]  # fmt: skip
+        packed = transfer.pack(
+            args.out, [known[c] for c in wanted], segments, gaps, app.reader().read, app.signer(),
+            installation=app.config.exports.installation, by=args.by, motive=args.motive,
+            start=args.start, end=args.end, created_at=app.clock.now(),
+        )  # fmt: skip
+        for tenant in sorted({known[c].tenant for c in wanted}):
+            app.audit(
+                f"cli:{args.by}", "recordings.transfer_out", tenant=tenant,
+                target=",".join(f"camera:{c}" for c in wanted if known[c].tenant == tenant),
+                detail={"fichier": packed.path.name, "sha256": packed.sha256,
+                        "segments": packed.segments, "debut": args.start.isoformat(),
+                        "fin": args.end.isoformat(), "motif": args.motive},
+            )  # fmt: skip
+        print(f"{packed.segments} segment(s) de {', '.join(packed.cameras)} copiés dans "
+              f"{packed.path} (SHA-256 {packed.sha256})")  # fmt: skip
+        return 0
+    keyring = app.keyring()
+    got = transfer.unpack(
+        args.file, args.cle.read_bytes(), index, app.stores(), tenant=args.tenant,
+        prefix=args.prefix, retention_days=app.config.retention.default_days,
+        seal=keyring.encrypt if keyring else None,
+    )  # fmt: skip
+    app.audit(
+        f"cli:{args.by}", "recordings.transfer_in", tenant=args.tenant,
+        target=",".join(f"camera:{c}" for c in got.cameras.values()),
+        detail={"source": got.source, "cle_source": got.key, "cameras": got.cameras,
+                "segments": got.segments, "interruptions": got.gaps},
+    )  # fmt: skip
+    print(f"{got.segments} segment(s) indexé(s) depuis « {got.source} » : "
+          + ", ".join(f"{a} → {b}" for a, b in got.cameras.items()))  # fmt: skip
     return 0
