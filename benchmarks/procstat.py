@@ -51,3 +51,27 @@ def pids_matching(fragment: str) -> list[int]:
         if fragment in cmd:
             out.append(int(name))
     return out
+
+
+def machine() -> Usage:
+    """CPU seconds the whole machine spent busy (all cores, everything but idle and
+    I/O wait) since boot, from /proc/stat; compare two readings against the processes
+    one measures to see what else ran meanwhile. ``rss_bytes`` is 0."""
+    with open("/proc/stat", encoding="ascii") as f:
+        fields = [int(v) for v in f.readline().split()[1:]]
+    idle = fields[3] + fields[4]
+    return Usage((sum(fields[:8]) - idle) / _TICK, 0)
+
+
+def threads(pid: int) -> dict[str, float]:
+    """CPU seconds of each thread of a process, by "name/tid"."""
+    out = {}
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{tid}/stat", encoding="ascii") as f:
+                head, rest = f.read().rsplit(")", 1)
+        except FileNotFoundError:
+            continue
+        fields = rest.split()
+        out[f"{head.split('(', 1)[1]}/{tid}"] = (int(fields[11]) + int(fields[12])) / _TICK
+    return out

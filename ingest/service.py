@@ -10,6 +10,7 @@ from pathlib import Path
 from ingest.committer import Committer
 from ingest.live.hub import LiveHub
 from ingest.live.puller import OnDemandPuller
+from ingest.masks import unmasked_stream
 from ingest.recorder import StreamRecorder, StreamTarget
 from ingest.spool import recover
 from vms.config import IngestConfig
@@ -71,12 +72,17 @@ class IngestService:
             rec = StreamRecorder(
                 target, self.config, self.spool_dir, self.committer, self.clock, resume, feed
             )
+            if target.keep_unmasked:  # privacy masks: the unmasked copy has its own runs
+                unmasked = unmasked_stream(target.stream)
+                rec.resume(unmasked, self.index.last_run_end(target.camera_id, unmasked))
             self.recorders.append(rec)
             rec.start()
         if self.hub is not None:
             for target in self.live_only:
                 feed = self.hub.feed(target.camera_id, target.stream)
-                self.pullers.append(OnDemandPuller(feed, target.url, self.config, self.linger_s))
+                self.pullers.append(
+                    OnDemandPuller(feed, target.url, self.config, self.linger_s, target.masks)
+                )
         logger.info(
             "ingest started: %d stream(s) recorded, %d live only",
             len(self.recorders),

@@ -1,7 +1,8 @@
 """On-demand pull of a stream that is watched but not recorded (typically the
 sub-stream the wall shows): opened when its first viewer arrives, closed some seconds
 after the last one leaves. A recorded stream never uses this: its recorder feeds the
-viewers from the pull it already holds."""
+viewers from the pull it already holds. A camera with privacy masks is decoded, masked
+and encoded again here too (``ingest.masks``): viewers never get the camera's packets."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import av
 
 from ingest.backoff import Backoff
 from ingest.live.hub import CLOCK_RATE, LiveFeed
+from ingest.masks import MaskingTranscoder, Polygon
 from ingest.recorder import SMALL_PACKET, open_stream
 from vms.config import IngestConfig
 from vms.media.nal import carries_picture
@@ -21,9 +23,17 @@ logger = logging.getLogger(__name__)
 
 
 class OnDemandPuller:
-    def __init__(self, feed: LiveFeed, url: str, config: IngestConfig, linger_s: float) -> None:
+    def __init__(
+        self,
+        feed: LiveFeed,
+        url: str,
+        config: IngestConfig,
+        linger_s: float,
+        masks: tuple[Polygon, ...] = (),
+    ) -> None:
         self.feed = feed
         self.url = url
+        self.masks = masks  # privacy masks burnt in before anyone sees the stream
         self.config = config
         self.linger_s = linger_s
         self._lock = threading.Lock()
@@ -75,10 +85,15 @@ class OnDemandPuller:
         feed = self.feed
         container = open_stream(self.url, self.config)
         self.connects += 1
+        masker: MaskingTranscoder | None = None
         try:
             video = container.streams.video[0]
             ctx = video.codec_context
-            feed.set_source(ctx.name, ctx.width, ctx.height, ctx.extradata)
+            if self.masks:
+                masker = MaskingTranscoder(feed.camera_id, feed.stream, self.masks, video)
+                feed.set_source(masker.codec, masker.width, masker.height, masker.extradata)
+            else:
+                feed.set_source(ctx.name, ctx.width, ctx.height, ctx.extradata)
             tb = video.time_base
             num, den = (tb.numerator, tb.denominator) if tb is not None else (1, CLOCK_RATE)
             idle_since = time.monotonic()
@@ -95,6 +110,12 @@ class OnDemandPuller:
                 data = bytes(packet)
                 if packet.size < SMALL_PACKET and not carries_picture(data, ctx.name):
                     continue
-                feed.publish(data, ts * CLOCK_RATE * num // den, packet.is_keyframe)
+                if masker is None:
+                    feed.publish(data, ts * CLOCK_RATE * num // den, packet.is_keyframe)
+                    continue
+                for out in masker.transcode(packet):
+                    feed.publish(bytes(out), out.pts * CLOCK_RATE * num // den, out.is_keyframe)
         finally:
+            if masker is not None:
+                masker.close()
             container.close()

@@ -190,3 +190,33 @@ def test_export_request_and_four_eyes(recorded_web: Env) -> None:
     assert [a for a, _, _ in audit(web, "export.approve")] == ["op.b2"]
     refused = "SELECT count(*) FROM audit WHERE action = 'access.denied' AND detail->>'raison' = %s"
     assert web.sql(refused, ("validation de sa propre demande",)) == [(1,)]
+
+
+def test_unmasked_footage_needs_the_lift_right_and_a_motive_and_is_audited(
+    recorded_web: Env,
+) -> None:
+    web, rec = recorded_web
+    # the unmasked original of a1, as the ingest worker records it with keep_unmasked
+    web.sql("UPDATE segments SET stream = 'main-brut' WHERE camera_id = 'a1' AND run_id = 1002")
+    op = operator(web)
+    start, end = span(rec)
+    url = f"{web.url}/api/v1/playback"
+    body = {"cameras": ["a1"], "from": start, "to": end, "motive": "Identification"}
+    # neither by naming the stream, nor without the right
+    r = op.post(url, json=body | {"stream": "main-brut"})
+    assert r.status_code == 400, r.text
+    assert op.post(url, json=body | {"unmasked": True}).status_code == 403
+    web.user("lifter", "supervisor", "csd",
+             [("playback", "commune-a"), ("lift_masks", "commune-a")])  # fmt: skip
+    lifter = web.login("lifter")
+    r = lifter.post(url, json=body | {"unmasked": True})
+    assert r.status_code == 201, r.text
+    (cam,) = r.json()["cameras"]
+    assert cam["stream"] == "main-brut" and len(cam["segments"]) == 10
+    assert lifter.get(web.url + cam["segments"][0]["url"]).status_code == 200
+    # a session without the lift does not serve the unmasked segments
+    plain = lifter.post(url, json=body).json()
+    crafted = plain["cameras"][0]["segments"][0]["url"].rsplit("/", 1)[0]
+    assert lifter.get(web.url + f"{crafted}/{cam['segments'][0]['id']}").status_code == 404
+    (lift,) = audit(web, "masks.lift")
+    assert lift[0] == "lifter" and lift[2]["motif"] == "Identification"  # type: ignore[index]

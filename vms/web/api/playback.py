@@ -19,6 +19,7 @@ import av
 from aiohttp import web
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
+from vms.config import UNMASKED_SUFFIX
 from vms.db import evidence
 from vms.db.scope import scoped
 from vms.domain.access import Action, visible_tenants
@@ -33,7 +34,6 @@ MAX_CAMERAS = 4
 MAX_SESSION_RANGE = timedelta(hours=24)
 MAX_TIMELINE_RANGE = timedelta(days=31)
 SESSION_LIFETIME = timedelta(hours=8)
-UNMASKED_SUFFIX = "-brut"  # the unmasked original of a masked camera (LAW-09)
 
 
 def _range(request: web.Request, limit: timedelta) -> tuple[datetime, datetime]:
@@ -100,6 +100,8 @@ async def open_playback(request: web.Request) -> web.StreamResponse:
         raise invalid("Plage de relecture trop longue : 24 heures au plus par session.")
     if len(set(body.cameras)) != len(body.cameras):
         raise invalid("Caméra répétée dans la demande.")
+    if body.stream.endswith(UNMASKED_SUFFIX):  # only through "unmasked", with its right
+        raise invalid("Flux inconnu : demandez la levée des masques (« unmasked »).")
     rows = [await camera_for(request, caller, Action.PLAYBACK, c) for c in body.cameras]
     if body.unmasked:  # lifting privacy masks is a right of its own (LAW-09)
         rows = [await camera_for(request, caller, Action.LIFT_MASKS, c) for c in body.cameras]
