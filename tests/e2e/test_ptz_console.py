@@ -133,11 +133,15 @@ def test_admin_probes_a_camera_by_onvif(ptz_env: PtzEnv, pages: tuple[Page, Page
     console.sign_in(page, web, "admin")
     page.get_by_role("link", name="Caméras").click()
     panel = page.get_by_role("region", name="Ajouter une caméra (ONVIF)")
+    panel.get_by_role("button", name="Découvrir les caméras du réseau (WS-Discovery)").click()
+    expect(panel.get_by_role("list", name="Caméras découvertes")).to_contain_text("désactivée")
     panel.get_by_label("Adresse ONVIF").fill(device.address)
     panel.get_by_label("Utilisateur ONVIF").fill("csd")
     panel.get_by_label("Mot de passe ONVIF").fill("mauvais")
     panel.get_by_role("button", name="Interroger la caméra").click()
-    expect(panel.get_by_role("alert")).to_contain_text("Identifiants ONVIF refusés")
+    expect(panel.get_by_role("alert").filter(has_text="Identifiants")).to_contain_text(
+        "Identifiants ONVIF refusés"
+    )
 
     panel.get_by_label("Mot de passe ONVIF").fill(device.password)
     panel.get_by_role("button", name="Interroger la caméra").click()

@@ -189,3 +189,11 @@ def test_onvif_probe_to_add_a_camera(ptz_env: PtzEnv) -> None:
     rows = web.sql("SELECT detail FROM audit WHERE action = 'onvif.probe' ORDER BY seq")
     assert [d["resultat"] for (d,) in rows] == ["ok", "echec", "echec"]  # type: ignore[index]
     assert device.password not in str(rows) and "faux" not in str(rows)
+
+
+def test_ws_discovery_is_off_unless_configured(ptz_env: PtzEnv) -> None:
+    web = ptz_env.web
+    web.user("admin", "admin", "commune-a", [("admin_cameras", "commune-a")])
+    r = web.login("admin").post(f"{web.url}/api/v1/onvif/discover")
+    assert r.status_code == 409 and "désactivée" in r.json()["erreur"]["message"], r.text
+    assert operator(ptz_env, "op1").post(f"{web.url}/api/v1/onvif/discover").status_code == 403

@@ -382,6 +382,20 @@ def _ptz_release(env: WebEnv, s: requests.Session, f: Foreign) -> None:
     )
 
 
+@case("POST", "/api/v1/onvif/discover")
+def _onvif_discover_through_foreign_relay(env: WebEnv, s: requests.Session, f: Foreign) -> None:
+    env.sql(
+        "INSERT INTO live_relays (camera_id, stream, relay_url, recorded) "
+        "VALUES (%s, 'zz', 'http://127.0.0.1:9', false) ON CONFLICT DO NOTHING",
+        (f.camera,),
+    )
+    try:
+        r = s.post(f"{env.url}/api/v1/onvif/discover")
+        assert r.status_code in (403, 409), r.text
+    finally:
+        env.sql("DELETE FROM live_relays WHERE stream = 'zz'")
+
+
 @case("POST", "/api/v1/onvif/probe")
 def _onvif_probe_through_foreign_relay(env: WebEnv, s: requests.Session, f: Foreign) -> None:
     # the only relay known belongs to the foreign commune: it must not be used

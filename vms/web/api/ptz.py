@@ -272,6 +272,26 @@ async def onvif_probe(request: web.Request) -> web.StreamResponse:
     return ok(result)
 
 
+async def onvif_discover(request: web.Request) -> web.StreamResponse:
+    """WS-Discovery of ONVIF devices from an ingest worker's configured interface (an
+    option, off unless ``[onvif] discovery_interface`` is set there)."""
+    caller = caller_of(request)
+    svc = services(request)
+    tenants = visible_tenants(caller.principal, {Action.ADMIN_CAMERAS}, svc.clock.now().date())
+    if not tenants:
+        await refuse(request, caller, "droit d'administration des caméras requis")
+    async with scoped(svc.pool, tenants) as conn:
+        relay = await live.any_relay_url(conn)
+    if relay is None or not svc.relay_secret:
+        raise precondition("Aucun serveur d'acquisition disponible pour la découverte.")
+    result = await _relay(request, relay, "/relay/v1/onvif/discover", {})
+    await svc.audit.append(
+        caller.actor, "onvif.discover", detail={"appareils": len(result.get("devices", []))},
+        source_ip=client_ip(request),
+    )  # fmt: skip
+    return ok(result)
+
+
 _PTZ = "/api/v1/cameras/{camera_id}/ptz"
 ROUTES = [
     Route("GET", _PTZ, ptz_state, "PTZ : verrou, préréglages et position", "ptz"),
@@ -308,5 +328,12 @@ ROUTES = [
         "ONVIF : interroger une caméra par son adresse (ajout d'une caméra)",
         "caméras",
         body=ProbeRequest,
+    ),
+    Route(
+        "POST",
+        "/api/v1/onvif/discover",
+        onvif_discover,
+        "ONVIF : découvrir les caméras du réseau (WS-Discovery, si activée)",
+        "caméras",
     ),
 ]

@@ -90,6 +90,22 @@ export function panneauOnvif(tenants) {
       bouton.disabled = false;
     }
   });
+  const trouvees = el("ul", { class: "onvif-decouvertes", "aria-label": "Caméras découvertes" });
+  const decouvrir = el("button", {
+    type: "button", class: "secondaire", text: "Découvrir les caméras du réseau (WS-Discovery)",
+    onclick: async () => {
+      trouvees.replaceChildren(el("li", { text: "Recherche…" }));
+      try {
+        const { devices } = await api("POST", "/api/v1/onvif/discover");
+        trouvees.replaceChildren(...(devices.length ? devices.map((url) => el("li", {},
+          el("button", { type: "button", class: "lien", text: url,
+            onclick: () => { form.querySelector("[name=address]").value = url; form.querySelector("[name=username]").focus(); } })))
+          : [el("li", { text: "Aucune caméra n'a répondu." })]));
+      } catch (e) {
+        trouvees.replaceChildren(el("li", { class: "erreur", role: "alert", text: e.message }));
+      }
+    },
+  });
   return el("section", { class: "onvif", "aria-labelledby": "titre-onvif" },
-    el("h2", { id: "titre-onvif", text: "Ajouter une caméra (ONVIF)" }), form, zone);
+    el("h2", { id: "titre-onvif", text: "Ajouter une caméra (ONVIF)" }), el("p", {}, decouvrir), trouvees, form, zone);
 }
