@@ -9,7 +9,7 @@ APT_PACKAGES=(
   ffmpeg                                   # ffprobe for checks, ffmpeg as benchmark baseline
   fonts-dejavu-core                        # the burnt-in overlay of evidence exports (drawtext)
   python3-gi python3-gst-1.0 gir1.2-gst-rtsp-server-1.0   # simulated cameras (RTSP server)
-  gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good
+  gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-x
   gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav
   iproute2 procps
   chromium                                 # end-to-end tests of the console (Playwright drives it)

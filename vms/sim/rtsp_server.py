@@ -3,7 +3,7 @@
 Runs under the SYSTEM interpreter, which has the gi bindings (the virtual environment
 does not): ``/usr/bin/python3 vms/sim/rtsp_server.py --port P --loop-cameras N
 --counter-cameras K --footage-dir DIR`` (or ``-m vms.sim.rtsp_server`` with the
-repository on PYTHONPATH). Imports only the stdlib, gi and vms.media.sei (pure stdlib).
+repository on PYTHONPATH). Imports only the stdlib, gi and vms.media (pure stdlib).
 
 Camera i serves /cam{i}/main (1280x720 @ 25 fps) and /cam{i}/sub (640x360 @ 25 fps) on
 127.0.0.1. Counter cameras come first (cam0 .. cam{K-1}), then loop cameras.
@@ -17,7 +17,11 @@ Camera i serves /cam{i}/main (1280x720 @ 25 fps) and /cam{i}/sub (640x360 @ 25 f
   frame) and the wall clock burnt in; about 16 % of a core each, main and sub (the
   encoders dominate). Every access unit carries the frame-counter SEI of vms.media.sei:
   the counter starts at 0 with the camera and counts every encoded frame, watched or
-  not; the wall clock is the capture time of the frame.
+  not; the wall clock is the capture time of the frame. The same capture time, in
+  milliseconds, is also burnt into the picture as the block stamp of vms.media.stamp
+  (written into the raw frame just before the encoder; 1–1.5 % of a core per camera,
+  mostly the gi calls of the probe), so that a browser can read it back from the
+  rendered frame.
 
 Timestamps: a frame's capture time is taken on the monotonic clock (the clock of every
 GStreamer pipeline here); its PTS in a media is that time less the media's base time.
@@ -40,9 +44,10 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
-if not __package__:  # run as a script: make vms.media.sei importable
+if not __package__:  # run as a script: make vms.media importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 import gi
@@ -52,6 +57,7 @@ gi.require_version("GstRtspServer", "1.0")
 from gi.repository import GLib, Gst, GstRtspServer  # noqa: E402
 
 from vms.media.sei import build_counter_sei, insert_before_first_slice  # noqa: E402
+from vms.media.stamp import Layout, draw, layout  # noqa: E402
 
 logger = logging.getLogger("vms.sim")
 
@@ -233,16 +239,91 @@ class LoopPlayer(threading.Thread):
                 start_ns = time.monotonic_ns() - frame * FRAME_NS
 
 
+class Stamper:
+    """Burns the capture time of each raw frame of one stream into its picture (the
+    block stamp of vms.media.stamp), from probes on the encoder's sink pad, and keeps
+    that time for the frame's SEI, so that picture and SEI say exactly the same.
+
+    The raw frame is written in place: it is the only reference to its memory (the
+    overlays before wrote into it the same way), though Python's own reference to the
+    buffer makes it look shared, so the memory is mapped rather than the buffer. Every
+    gi call costs tens of microseconds here: the segment is kept from its event rather
+    than asked for at each frame, and the stamp is written in one copy."""
+
+    def __init__(self, name: str, base_time: Callable[[], int], width: int, height: int):
+        self.name = name
+        self.base_time = base_time
+        self.where: Layout = layout(width, height)
+        self.stride = width  # I420, width a multiple of 4: no row padding
+        self.frame_bytes = width * height * 3 // 2
+        self.segment: Gst.Segment | None = None
+        self.walls_us: dict[int, int] = {}  # running time (ns) -> capture wall clock
+        self.failed = False
+
+    def attach(self, pad: Gst.Pad) -> None:
+        pad.add_probe(Gst.PadProbeType.EVENT_DOWNSTREAM, self.on_event)
+        pad.add_probe(Gst.PadProbeType.BUFFER, self.on_buffer)
+
+    def on_event(self, _pad: Gst.Pad, info: Gst.PadProbeInfo) -> Gst.PadProbeReturn:
+        event = info.get_event()
+        if event is not None and event.type == Gst.EventType.SEGMENT:
+            self.segment = event.parse_segment()
+        return Gst.PadProbeReturn.OK
+
+    def on_buffer(self, _pad: Gst.Pad, info: Gst.PadProbeInfo) -> Gst.PadProbeReturn:
+        buf = info.get_buffer()
+        if buf is None or self.segment is None or buf.pts == Gst.CLOCK_TIME_NONE:
+            return Gst.PadProbeReturn.OK
+        running = self.segment.to_running_time(Gst.Format.TIME, buf.pts)
+        if running == Gst.CLOCK_TIME_NONE:
+            return Gst.PadProbeReturn.OK
+        wall_us = wall_clock_us(self.base_time() + running)
+        self.walls_us[running] = wall_us
+        if len(self.walls_us) > 2 * FPS:  # frames the encoder dropped: forget them
+            del self.walls_us[next(iter(self.walls_us))]
+        if buf.n_memory() != 1:
+            self._cannot_write()
+            return Gst.PadProbeReturn.OK
+        mem = buf.peek_memory(0)
+        ok, mapped = mem.map(Gst.MapFlags.READ | Gst.MapFlags.WRITE)
+        if not ok:
+            self._cannot_write()
+            return Gst.PadProbeReturn.OK
+        try:
+            if mapped.size >= self.frame_bytes:
+                draw(mapped.data, self.stride, self.where, wall_us // 1000)
+            else:
+                self._cannot_write()
+        finally:
+            mem.unmap(mapped)
+        return Gst.PadProbeReturn.OK
+
+    def _cannot_write(self) -> None:
+        if not self.failed:
+            self.failed = True
+            logger.error("%s: cannot write the stamp into the raw frames", self.name)
+
+    def wall_us(self, running: int, capture_ns: int) -> int:
+        """The wall clock stamped on the frame at ``running`` time (forgotten once read)."""
+        wall_us = self.walls_us.pop(running, None)
+        return wall_clock_us(capture_ns) if wall_us is None else wall_us
+
+
+def wall_clock_us(capture_ns: int) -> int:
+    """The wall clock (µs since the epoch) at the monotonic instant ``capture_ns``."""
+    return (time.time_ns() - (time.monotonic_ns() - capture_ns)) // 1000
+
+
 class CounterCamera:
-    """A live-encoded camera whose frames carry the frame-counter SEI."""
+    """A live-encoded camera whose frames carry the frame-counter SEI and the stamp."""
 
     def __init__(self, name: str, outlets: dict[str, Outlet]) -> None:
         self.name = name
         self.outlets = outlets
         self.counters = {"main": 0, "sub": 0}
         enc = (
-            "x264enc tune=zerolatency speed-preset=ultrafast key-int-max=25 bframes=0 "
-            "threads=1 bitrate={kbps} ! "
+            "x264enc name=enc_{stream} tune=zerolatency speed-preset=ultrafast "
+            "key-int-max=25 bframes=0 threads=1 bitrate={kbps} ! "
             "video/x-h264,stream-format=byte-stream,alignment=au,profile=main"
         )
         # One source per stream (scaling 720p to 360p would cost more than drawing twice);
@@ -251,27 +332,32 @@ class CounterCamera:
         for stream, (width, height, kbps, font) in STREAMS.items():
             branches.append(
                 f"videotestsrc is-live=true pattern=black ! "
-                f"video/x-raw,width={width},height={height},framerate={FPS}/1 ! "
+                f"video/x-raw,format=I420,width={width},height={height},framerate={FPS}/1 ! "
                 f'textoverlay text="{name} {stream}" valignment=top halignment=left '
                 f'font-desc="Sans {font}" ! '
                 f"timeoverlay valignment=center halignment=center "
                 f'font-desc="Sans {font}" ! '
                 f"clockoverlay valignment=bottom halignment=right "
                 f'time-format="%Y-%m-%d %H:%M:%S" font-desc="Sans {font}" ! '
-                f"{enc.format(kbps=kbps)} ! appsink name={stream} emit-signals=true sync=false"
+                f"{enc.format(stream=stream, kbps=kbps)} ! "
+                f"appsink name={stream} emit-signals=true sync=false"
             )
         self.pipeline = Gst.parse_launch("  ".join(branches))
-        for stream in ("main", "sub"):
+        self.stampers: dict[str, Stamper] = {}
+        for stream, (width, height, _, _) in STREAMS.items():
+            stamper = Stamper(f"{name}/{stream}", self.pipeline.get_base_time, width, height)
+            self.stampers[stream] = stamper
+            stamper.attach(self.pipeline.get_by_name(f"enc_{stream}").get_static_pad("sink"))
             self.pipeline.get_by_name(stream).connect("new-sample", self._on_sample, stream)
 
-    def _capture_ns(self, sample: Gst.Sample) -> int:
-        """Monotonic clock time of the capture of a sample's frame (the encoder shifts
-        its output segment, so go through the running time)."""
+    def _capture(self, sample: Gst.Sample) -> tuple[int | None, int]:
+        """Running time and monotonic clock time of the capture of a sample's frame (the
+        encoder shifts its output segment, so go through the running time)."""
         pts = sample.get_buffer().pts
         running = sample.get_segment().to_running_time(Gst.Format.TIME, pts)
         if pts == Gst.CLOCK_TIME_NONE or running == Gst.CLOCK_TIME_NONE:
-            return time.monotonic_ns()
-        return int(self.pipeline.get_base_time() + running)
+            return None, time.monotonic_ns()
+        return running, int(self.pipeline.get_base_time() + running)
 
     def _on_sample(self, sink: Gst.Element, stream: str) -> Gst.FlowReturn:
         sample = sink.emit("pull-sample")
@@ -288,8 +374,11 @@ class CounterCamera:
         counter = self.counters[stream]
         self.counters[stream] = counter + 1
         outlet = self.outlets[stream]
-        capture_ns = self._capture_ns(sample)
-        wall_us = (time.time_ns() - (time.monotonic_ns() - capture_ns)) // 1000
+        running, capture_ns = self._capture(sample)
+        if running is None:
+            wall_us = wall_clock_us(capture_ns)
+        else:
+            wall_us = self.stampers[stream].wall_us(running, capture_ns)
         sei = build_counter_sei(counter, wall_us)
         outlet.push(insert_before_first_slice(data, sei), capture_ns)
         return Gst.FlowReturn.OK

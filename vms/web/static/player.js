@@ -122,14 +122,18 @@ function fmp4(video, urls, report) {
       if (!started && video.buffered.length) {
         started = true;
         video.play().catch(() => {});
+        let ticks = 0;
         timer = setInterval(() => {
           const b = video.buffered;
           if (!b.length) return;
-          const behind = b.end(b.length - 1) - video.currentTime;
-          if (behind > 1.5) video.currentTime = b.end(b.length - 1) - 0.2; // stay at the live edge
+          const edge = b.end(b.length - 1);
+          const behind = edge - video.currentTime;
+          // stay near the live edge: jump when far behind, play a little faster when close
+          if (behind > 0.5) video.currentTime = edge - 0.08;
+          video.playbackRate = behind > 0.2 ? 1.1 : 1;
           if (!buffer.updating && video.currentTime - b.start(0) > 20) buffer.remove(b.start(0), video.currentTime - 10);
-          report.latency(Math.round(behind * 1000));
-        }, 1000);
+          if (++ticks % 4 === 0) report.latency(Math.round(behind * 1000));
+        }, 250);
         resolve({ transport: "fmp4", close });
       }
     });
