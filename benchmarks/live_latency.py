@@ -45,13 +45,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import aiohttp
 import av
 import av.codec.context
-from aiohttp import WSMsgType, web
+from aiohttp import web
 
 from benchmarks.live_fanout import RelayProcess
 from benchmarks.procstat import Usage, machine
 from vms.media import stamp
 from vms.media.sei import parse_counter_sei
 from vms.sim.launcher import SimCameras, free_port
+from vms.web.api.live import pipe
 
 ROOT = Path(__file__).resolve().parent.parent
 PLAYER_JS = ROOT / "vms" / "web" / "static" / "player.js"
@@ -272,27 +273,9 @@ class Proxy:
         ws = web.WebSocketResponse()
         await ws.prepare(request)
 
-        async def down() -> None:
-            async for msg in upstream:
-                if msg.type == WSMsgType.BINARY:
-                    await ws.send_bytes(msg.data)
-                elif msg.type == WSMsgType.TEXT:
-                    await ws.send_str(msg.data)
-                else:
-                    break
-
-        async def up() -> None:
-            async for msg in ws:
-                if msg.type in (WSMsgType.CLOSE, WSMsgType.ERROR):
-                    break
-
         try:
-            async with asyncio.TaskGroup() as group:
-                tasks = [group.create_task(down()), group.create_task(up())]
-                await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-                for task in tasks:
-                    task.cancel()
-        except* ConnectionError:
+            await pipe(upstream, ws)  # the operator service's own relaying
+        except ConnectionError:
             pass
         finally:
             await upstream.close()

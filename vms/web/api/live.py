@@ -137,6 +137,31 @@ async def forward_offer(
     )
 
 
+async def pipe(upstream: aiohttp.ClientWebSocketResponse, ws: web.WebSocketResponse) -> None:
+    """Relay an upstream WebSocket's messages to a browser's until either side ends."""
+
+    async def down() -> None:
+        async for msg in upstream:
+            if msg.type == WSMsgType.BINARY:
+                await ws.send_bytes(msg.data)
+            elif msg.type == WSMsgType.TEXT:
+                await ws.send_str(msg.data)
+            else:
+                break
+
+    async def up() -> None:
+        async for msg in ws:
+            if msg.type in (WSMsgType.CLOSE, WSMsgType.ERROR):
+                break
+
+    tasks = [asyncio.ensure_future(down()), asyncio.ensure_future(up())]
+    try:
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for t in tasks:
+            t.cancel()
+
+
 async def forward_fmp4(
     request: web.Request, relay: str, path: str, watcher: str
 ) -> web.WebSocketResponse:
@@ -156,25 +181,7 @@ async def forward_fmp4(
     ws = web.WebSocketResponse(heartbeat=20)
     try:
         await ws.prepare(request)
-
-        async def down() -> None:
-            async for msg in upstream:
-                if msg.type == WSMsgType.BINARY:
-                    await ws.send_bytes(msg.data)
-                elif msg.type == WSMsgType.TEXT:
-                    await ws.send_str(msg.data)
-                else:
-                    break
-
-        async def up() -> None:
-            async for msg in ws:
-                if msg.type in (WSMsgType.CLOSE, WSMsgType.ERROR):
-                    break
-
-        tasks = [asyncio.ensure_future(down()), asyncio.ensure_future(up())]
-        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-        for t in tasks:
-            t.cancel()
+        await pipe(upstream, ws)
     except ConnectionError:
         pass
     finally:
