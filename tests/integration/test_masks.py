@@ -202,6 +202,22 @@ def test_masked_camera_records_and_relays_only_masked_pictures(
     assert len(shown) == len(live)
     assert all(is_masked(f) for f in shown), [masked_values(f) for f in shown[:3]]
     assert changed_outside(shown[0], shown[-1]) >= 0  # decodable end to end
+    # exported: the evidence bundle copies the masked recording
+    from vms.evidence import ExportCamera, ExportRequest, Signer, build_bundle
+    from vms.storage.reader import SegmentReader
+
+    request = ExportRequest(
+        id=1, cameras=(ExportCamera("cam0", "Mairie", "Place", "commune-a"),),
+        start=masked[0].start_at, end=masked[-1].end_at, motive="contrôle des masques",
+        service="justice", officer="Substitut", reference="RP 1", requested_by="test",
+    )  # fmt: skip
+    bundle = build_bundle(
+        request, {"cam0": masked}, {}, SegmentReader(rec.replicas).read, tmp_path / "out",
+        Signer.generate(),
+    )  # fmt: skip
+    exported = decode_file((bundle.directory / "videos" / "cam0.mp4").read_bytes(), tmp_path)
+    assert len(exported) == len(everything)
+    assert all(is_masked(f) for f in exported)
 
 
 def test_masks_apply_to_an_unrecorded_stream_pulled_for_live(
