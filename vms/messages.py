@@ -126,6 +126,78 @@ MESSAGES: dict[str, str] = {
         "Extrait n° {export_id}, créé le {created_at}."
     ),
     "verify.failed": "EXTRAIT NON CONFORME : {count} problème(s) détecté(s).",
+    # analytics tier: technical alerts (analytics/technical.py), rules (analytics/rules)
+    "analytics.technical.obstruction": "Caméra obstruée",
+    "analytics.technical.blur": "Image floue",
+    "analytics.technical.scene_change": "Changement de scène",
+    "analytics.technical.darkness": "Image trop sombre",
+    # event labels shown to operators
+    "analytics.label.intrusion": "Présence dans la zone « {rule_id} »",
+    "analytics.label.intrusion_crossing": "Franchissement vers la zone « {rule_id} »",
+    "analytics.label.counting": "Passage ({direction}) sur la ligne « {rule_id} »",
+    "analytics.label.wrong_way": "Déplacement à contresens (« {rule_id} »)",
+    "analytics.label.on_ground": "Personne au sol (« {rule_id} »)",
+    "analytics.label.abandoned": "Objet abandonné (« {rule_id} »)",
+    "analytics.label.density": (
+        "Densité excessive : {density:.2f} personne(s) par m² (« {rule_id} »)"
+    ),
+    "analytics.label.crowd_movement": "Mouvement de foule (« {rule_id} »)",
+    "analytics.label.weapon": "Présence d'une arme possible (« {rule_id} »)",
+    "analytics.label.fire": "Départ de feu possible (« {rule_id} »)",
+    "analytics.direction.direct": "sens direct",
+    "analytics.direction.inverse": "sens inverse",
+    # geometry
+    "analytics.geometry.too_few_points": "polygone invalide : au moins 3 points sont attendus",
+    "analytics.geometry.out_of_picture": (
+        "chaque point [x, y] doit être compris entre 0 et 1 (coordonnées normalisées de l'image)"
+    ),
+    "analytics.geometry.degenerate": (
+        "polygone dégénéré : son aire est nulle (points alignés ou confondus)"
+    ),
+    "analytics.geometry.self_crossing": (
+        "polygone croisé : ses côtés se coupent (donnez les points dans l'ordre du contour)"
+    ),
+    "analytics.geometry.line_degenerate": "ligne invalide : ses deux extrémités sont confondues",
+    "analytics.geometry.vector_null": "direction invalide : le vecteur est nul",
+    # configuration
+    "analytics.config.forbidden": (
+        "Analyse interdite : « {name} » relève de {what}, que la loi exclut "
+        "(LAW-10 : loi 2023-380, art. 10, et décret 2023-828 — ni identification biométrique, "
+        "ni reconnaissance faciale, ni réidentification, ni attributs des personnes)."
+    ),
+    "analytics.config.legal_basis_missing": (
+        "L'analyse automatisée de la caméra « {camera_id} » exige une base légale : "
+        "référence de l'arrêté préfectoral et dates de validité (LAW-10 : loi 2023-380, art. 10)."
+    ),
+    "analytics.config.legal_basis_dates": (
+        "Base légale invalide : la fin de validité ({valid_to}) précède son début ({valid_from})."
+    ),
+    "analytics.config.field_invalid": (
+        "Configuration d'analyse invalide, champ « {field} » : {error}"
+    ),
+    "analytics.config.duplicate_rule": "identifiants de règle en double : {rule_id}",
+    "analytics.config.duplicate_model": "identifiants de modèle en double : {model_id}",
+    "analytics.config.unknown_model": (
+        "la règle « {rule_id} » cite un modèle inconnu : « {model_id} »"
+    ),
+    "analytics.config.unknown_class": (
+        "la règle « {rule_id} » cite la classe « {cls} », que le modèle « {model_id} » "
+        "ne produit pas"
+    ),
+    "analytics.config.no_class": "la règle « {rule_id} » doit viser au moins une classe",
+    "analytics.config.duplicate_day": "jour en double dans la plage horaire : {day}",
+    "analytics.config.naive_time": (
+        "Les horodatages des images analysées doivent préciser leur fuseau."
+    ),
+}
+
+# what LAW-10 (loi 2023-380, art. 10) forbids, as analytics refusals name it
+FORBIDDEN_WHAT: dict[str, str] = {
+    "face": "la détection ou la reconnaissance faciale",
+    "reid": "la réidentification des personnes",
+    "attribute": "l'analyse d'attributs des personnes (genre, âge, vêtements…)",
+    "biometric": "l'identification biométrique",
+    "plate": "la lecture de plaques d'immatriculation (interconnexion avec d'autres fichiers)",
 }
 
 # the causes of the gap ledger, as evidence bundles and the console name them
