@@ -15,16 +15,15 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+import cv2
 import numpy as np
 import numpy.typing as npt
 import pytest
 
-cv2 = pytest.importorskip("cv2", reason="opencv-python-headless is the analytics extra")
-
-from analytics.motion import Box, MotionGate  # noqa: E402
-from analytics.static_foreground import StaticForeground  # noqa: E402
-from analytics.technical import TechnicalMonitor  # noqa: E402
-from vms.sim.footage import DEFAULT_SOURCE  # noqa: E402
+from analytics.motion import Box, MotionGate
+from analytics.static_foreground import StaticForeground
+from analytics.technical import TechnicalMonitor
+from vms.sim.footage import DEFAULT_SOURCE
 
 pytestmark = pytest.mark.integration
 
@@ -37,8 +36,7 @@ OBJ_FROM_S, OBJ_TO_S = 10.0, 40.0
 
 
 def footage() -> Iterator[Frame]:
-    if not DEFAULT_SOURCE.exists():
-        pytest.skip(f"{DEFAULT_SOURCE} missing: run scripts/setup.sh")
+    assert DEFAULT_SOURCE.exists(), f"{DEFAULT_SOURCE} missing: run scripts/setup.sh"
     cap = cv2.VideoCapture(str(DEFAULT_SOURCE))
     try:
         while True:

