@@ -114,7 +114,8 @@ _EXPORT_COLUMNS = (
 )
 
 
-async def add_export(conn: Conn, **row: Any) -> int:
+async def add_export(conn: psycopg.AsyncConnection[Any], **row: Any) -> int:
+    """Record a request; ``conn`` scoped to its commune, or the service role (CLI)."""
     cur = await conn.execute(
         "INSERT INTO exports (tenant_id, camera_ids, start_at, end_at, motive, service, "
         "officer, reference, overlay, requested_by, requester_id, status, created_at) VALUES "

@@ -14,7 +14,7 @@ from vms.db import evidence as db
 from vms.db.audit import AuditLog
 from vms.db.scope import open_async_pool
 from vms.errors import invalid, not_found, precondition
-from vms.evidence.model import BundleSettings
+from vms.evidence.model import BundleSettings, request_audit_detail
 from vms.evidence.worker import ExportWorker
 
 BAR = 30
@@ -83,21 +83,18 @@ async def _create(
     status = "a_valider" if tenant in app.config.exports.four_eyes_tenants else "en_file"
     actor = f"cli:{args.by}"
     async with pool.connection() as conn:
-        cur = await conn.execute(
-            "INSERT INTO exports (tenant_id, camera_ids, start_at, end_at, motive, service, "
-            "officer, reference, overlay, requested_by, status, created_at) VALUES "
-            "(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING id",
-            (tenant, cameras, args.start, args.end, args.motive, args.service, args.officer,
-             args.reference, args.overlay, actor, status, app.clock.now()),
+        export_id = await db.add_export(
+            conn, tenant=tenant, cameras=cameras, start=args.start, end=args.end,
+            motive=args.motive, service=args.service, officer=args.officer,
+            reference=args.reference, overlay=args.overlay, requested_by=actor,
+            requester_id=None, status=status, now=app.clock.now(),
         )  # fmt: skip
-        row = await cur.fetchone()
-    export_id = int(row["id"])
     await audit.append(
         actor, "export.request", tenant=tenant, target=f"export:{export_id}",
-        detail={"cameras": cameras, "debut": args.start.isoformat(), "fin": args.end.isoformat(),
-                "motif": args.motive, "service": args.service, "officier": args.officer,
-                "reference": args.reference, "incrustation": args.overlay,
-                "double_validation": status == "a_valider"},
+        detail=request_audit_detail(
+            cameras, args.start, args.end, args.motive, args.service, args.officer,
+            args.reference, args.overlay, status == "a_valider",
+        ),
     )  # fmt: skip
     return export_id, status
 

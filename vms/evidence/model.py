@@ -73,6 +73,18 @@ class ExportRequest:
                 raise invalid(msg("request.field_missing", field=label))
 
 
+def request_audit_detail(
+    cameras: list[str], start: datetime, end: datetime, motive: str, service: str,
+    officer: str, reference: str, overlay: bool, four_eyes: bool,
+) -> dict[str, Any]:  # fmt: skip
+    """What the audit log keeps of an export request, wherever it was made."""
+    return {
+        "cameras": cameras, "debut": start.isoformat(), "fin": end.isoformat(),
+        "motif": motive, "service": service, "officier": officer, "reference": reference,
+        "incrustation": overlay, "double_validation": four_eyes,
+    }  # fmt: skip
+
+
 @dataclass(frozen=True, slots=True)
 class BundleSettings:
     """How bundles are made on this installation (not per request)."""

@@ -32,10 +32,15 @@ def status_of(row: dict[str, object], now: datetime) -> str:
     return "hors_ligne"
 
 
-def allowed_actions(caller: Caller, row: dict[str, object], today: date) -> list[str]:
+def camera_ref(row: dict[str, object]) -> CameraRef:
+    """What permission decisions need of a camera row (accounts.camera/cameras)."""
     groups = row["groups"]
     assert isinstance(groups, list)
-    ref = CameraRef(str(row["id"]), str(row["tenant"]), frozenset(str(g) for g in groups))
+    return CameraRef(str(row["id"]), str(row["tenant"]), frozenset(str(g) for g in groups))
+
+
+def allowed_actions(caller: Caller, row: dict[str, object], today: date) -> list[str]:
+    ref = camera_ref(row)
     return [a.value for a in CAMERA_ACTIONS if decide(caller.principal, a, ref, today)]
 
 

@@ -19,6 +19,7 @@ from vms.db import evidence
 from vms.db.scope import scoped
 from vms.domain.access import Action, visible_tenants
 from vms.errors import invalid, not_found, precondition
+from vms.evidence.model import request_audit_detail
 from vms.web.api.live import camera_for
 from vms.web.auth import Caller, caller_of, client_ip, services
 from vms.web.http import body_of, ok, path_int, refuse
@@ -107,11 +108,10 @@ async def request_export(request: web.Request) -> web.StreamResponse:
     assert row is not None
     await svc.audit.append(
         caller.actor, "export.request", tenant=tenant, target=f"export:{export_id}",
-        detail={"cameras": body.cameras, "debut": body.start.isoformat(),
-                "fin": body.end.isoformat(), "motif": body.motive.strip(),
-                "service": body.service, "officier": body.officer.strip(),
-                "reference": body.reference.strip(), "incrustation": body.overlay,
-                "double_validation": four_eyes},
+        detail=request_audit_detail(
+            body.cameras, body.start, body.end, body.motive.strip(), body.service,
+            body.officer.strip(), body.reference.strip(), body.overlay, four_eyes,
+        ),
         source_ip=client_ip(request),
     )  # fmt: skip
     return ok(_present(row, caller), status=201)

@@ -19,8 +19,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from vms.db import accounts, live
 from vms.db.scope import scoped
-from vms.domain.access import CAMERA_ACTIONS, Action, CameraRef, decide, visible_tenants
+from vms.domain.access import CAMERA_ACTIONS, Action, decide, visible_tenants
 from vms.errors import ErrorKind, VmsError, not_found, precondition, unavailable
+from vms.web.api.cameras import camera_ref
 from vms.web.auth import Caller, caller_of, client_ip, services
 from vms.web.http import body_of, ok, refuse
 from vms.web.routes import Route
@@ -43,9 +44,7 @@ async def camera_for(
         row = await accounts.camera(conn, camera_id, now)
     if row is None:
         await refuse(request, caller, "caméra hors du périmètre", target=camera_id[:64], hide=True)
-    groups = row["groups"]
-    assert isinstance(groups, list)
-    ref = CameraRef(str(row["id"]), str(row["tenant"]), frozenset(str(g) for g in groups))
+    ref = camera_ref(row)
     if not any(decide(caller.principal, a, ref, now.date()) for a in CAMERA_ACTIONS):
         await refuse(request, caller, "caméra hors du périmètre", target=camera_id[:64], hide=True)
     decision = decide(caller.principal, action, ref, now.date())

@@ -13,8 +13,9 @@ from aiohttp import web
 from vms.db import accounts, evidence
 from vms.db.audit import AuditQuery
 from vms.db.scope import scoped
-from vms.domain.access import Action, CameraRef, decide, visible_tenants
+from vms.domain.access import Action, decide, visible_tenants
 from vms.errors import invalid
+from vms.web.api.cameras import camera_ref
 from vms.web.auth import caller_of, client_ip, services
 from vms.web.http import ok, query_int, query_time, refuse
 from vms.web.routes import Param, Route
@@ -59,13 +60,12 @@ async def search(request: web.Request) -> web.StreamResponse:
     if playback:
         async with scoped(svc.pool, playback) as conn:
             for row in await accounts.cameras(conn, now):
-                groups = [str(g) for g in row["groups"]]  # type: ignore[attr-defined]
-                ref = CameraRef(str(row["id"]), str(row["tenant"]), frozenset(groups))
+                ref = camera_ref(row)
                 if not decide(caller.principal, Action.PLAYBACK, ref, today):
                     continue
                 if camera and row["id"] != camera:
                     continue
-                text = " ".join([str(row["name"]), str(row["id"]), *groups]).lower()
+                text = " ".join([str(row["name"]), str(row["id"]), *ref.groups]).lower()
                 if q and q not in text:
                     continue
                 cameras.append({"id": row["id"], "name": row["name"], "tenant": row["tenant"]})

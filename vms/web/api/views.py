@@ -17,8 +17,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validat
 from vms.db import accounts, views
 from vms.db.scope import scoped
 from vms.db.views import ViewRow
-from vms.domain.access import Action, CameraRef, Role, decide, visible_tenants
+from vms.domain.access import Action, Role, decide, visible_tenants
 from vms.errors import precondition
+from vms.web.api.cameras import camera_ref
 from vms.web.auth import Caller, caller_of, client_ip, services
 from vms.web.context import Services
 from vms.web.http import body_of, ok, path_int, refuse
@@ -95,9 +96,7 @@ async def _live_cameras(svc: Services, caller: Caller) -> dict[str, dict[str, ob
         rows = await accounts.cameras(conn, now)
     live = {}
     for row in rows:
-        groups = row["groups"]
-        assert isinstance(groups, list)
-        ref = CameraRef(str(row["id"]), str(row["tenant"]), frozenset(str(g) for g in groups))
+        ref = camera_ref(row)
         if decide(caller.principal, Action.VIEW_LIVE, ref, now.date()):
             live[ref.camera_id] = row
     return live
