@@ -111,10 +111,6 @@ class Tracker:
         self._tracks: list[_Track] = []
         self._next_id = 1
 
-    @property
-    def live_tracks(self) -> int:
-        return len(self._tracks)
-
     def update(self, detections: Sequence[Detection]) -> list[Detection]:
         """The detections of one frame, with track ids; weak unmatched ones are dropped."""
         strong = [d for d in detections if d.confidence >= self.high]

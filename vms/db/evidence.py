@@ -129,11 +129,9 @@ async def add_export(conn: psycopg.AsyncConnection[Any], **row: Any) -> int:
     return int(str(got["id"]))
 
 
-async def export(conn: Conn, export_id: int, lock: bool = False) -> dict[str, Any] | None:
+async def export(conn: Conn, export_id: int) -> dict[str, Any] | None:
     cur = await conn.execute(
-        f"SELECT {_EXPORT_COLUMNS}, bundle_path FROM exports WHERE id = %s"
-        + (" FOR UPDATE" if lock else ""),
-        (export_id,),
+        f"SELECT {_EXPORT_COLUMNS}, bundle_path FROM exports WHERE id = %s", (export_id,)
     )
     return await cur.fetchone()
 

@@ -59,9 +59,6 @@ class Piece:
     frames: int
     segments: int
 
-    def to_wall(self, media_s: Fraction) -> datetime:
-        return self.wall_start + seconds(media_s - self.media_start)
-
 
 def seconds(value: Fraction | float) -> timedelta:
     """A timedelta rounded to the microsecond."""

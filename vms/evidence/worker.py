@@ -13,6 +13,7 @@ import asyncio
 import json
 import logging
 import shutil
+import time
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
@@ -33,6 +34,7 @@ from vms.evidence.signing import Signer
 logger = logging.getLogger(__name__)
 
 PROGRESS_STEP = 0.02  # write progress to the journal every 2 %
+DESTRUCTION_EVERY_S = 60.0  # bundles expire by the day: no need to look every poll
 
 
 class ExportWorker(ServerThread):
@@ -57,6 +59,7 @@ class ExportWorker(ServerThread):
         self.settings = settings or BundleSettings()
         self.poll_s = poll_s
         self.produced = 0
+        self._next_destruction = 0.0  # the first pass destroys what expired meanwhile
 
     async def serve(self) -> None:
         pool = await open_async_pool(self.dsn, 1, 2)
@@ -73,8 +76,11 @@ class ExportWorker(ServerThread):
             await pool.close()
 
     async def run_once(self, pool: AsyncConnectionPool, audit: AuditLog) -> bool:
-        """Destroy what has expired, then produce one queued export; True if one was."""
-        await self.destroy_expired(pool, audit)
+        """Destroy what has expired (once a minute), then produce one queued export;
+        True if one was."""
+        if time.monotonic() >= self._next_destruction:
+            self._next_destruction = time.monotonic() + DESTRUCTION_EVERY_S
+            await self.destroy_expired(pool, audit)
         async with pool.connection() as conn:
             job = await db.claim_export(conn)
         if job is None:
