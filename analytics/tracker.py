@@ -101,7 +101,7 @@ class Tracker:
         smoothing: float = 0.7,
     ) -> None:
         if not 0.0 <= low <= high <= 1.0 or max_lost < 0:
-            raise invalid("tracker bounds out of range", f"{low=} {high=} {max_lost=}")
+            raise invalid("Bornes du suivi hors limites.", f"{low=} {high=} {max_lost=}")
         self.high = high
         self.low = low
         self.match_iou = match_iou
