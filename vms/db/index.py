@@ -4,18 +4,17 @@ destruction register). Sync psycopg with a pool: ingest threads call it."""
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import psycopg
 from psycopg_pool import ConnectionPool, PoolTimeout
 
-from vms.db.migrate import PARTITIONED_TABLES, ensure_partitions, partitioning_mode
+from vms.db.migrate import PARTITIONED_TABLES, DailyPartitions, partitioning_mode
 from vms.domain.model import Gap, GapCause, HealthSample, LegalHold, SegmentRecord
-from vms.domain.ports import CameraRow, PurgeCandidate
+from vms.domain.ports import CameraRow, ExpiredEvent, PurgeCandidate
 from vms.domain.retention import validate_retention_days
 from vms.errors import invalid, not_found, unavailable
 from vms.messages import msg
@@ -42,10 +41,9 @@ def _segment(row: tuple[Any, ...]) -> SegmentRecord:
 class PgSegmentIndex:
     def __init__(self, pool: ConnectionPool) -> None:
         self.pool = pool
-        self._partitions: set[date] = set()
-        self._lock = threading.Lock()
         with self._conn() as conn:
             self.mode = partitioning_mode(conn)
+        self._partitions = DailyPartitions(self.mode)
 
     @contextmanager
     def _conn(self) -> Iterator[psycopg.Connection]:
@@ -138,21 +136,10 @@ class PgSegmentIndex:
 
     # -- segments ------------------------------------------------------------------
 
-    def _ensure_partition(self, conn: psycopg.Connection, at: datetime) -> None:
-        if self.mode != "native":
-            return
-        day = at.astimezone(UTC).date()
-        with self._lock:
-            if day in self._partitions:
-                return
-        ensure_partitions(conn, day, day)
-        with self._lock:
-            self._partitions.add(day)
-
     def add_segment(self, segment: SegmentRecord) -> int:
         s = segment
         with self._conn() as conn:
-            self._ensure_partition(conn, s.start_at)
+            self._partitions.ensure(conn, s.start_at)
             row = conn.execute(
                 "INSERT INTO segments (camera_id, stream, run_id, start_at, end_at, "
                 "media_start_90k, duration_90k, frames, bytes, sha256, key, codec, width, "
@@ -232,6 +219,9 @@ class PgSegmentIndex:
                 "  AND (h.expires_at IS NULL OR h.expires_at > %(now)s) "
                 "  AND s.camera_id = ANY (h.camera_ids) "
                 "  AND s.start_at < h.end_at AND s.end_at > h.start_at) "
+                "AND NOT EXISTS (SELECT 1 FROM event_protections p WHERE p.released_at IS NULL "
+                "  AND p.camera_id = s.camera_id "
+                "  AND s.start_at < p.end_at AND s.end_at > p.start_at) "
                 "ORDER BY s.start_at LIMIT %(limit)s",
                 {"now": now, "limit": limit},
             ).fetchall()
@@ -286,8 +276,7 @@ class PgSegmentIndex:
                         continue
                     conn.execute(f'DROP TABLE "{name}"'.encode())
                     dropped.append(name)
-                    with self._lock:
-                        self._partitions.discard(upper.date() - timedelta(days=1))
+                    self._partitions.forget(upper.date() - timedelta(days=1))
         return dropped
 
     # -- legal holds ---------------------------------------------------------------
@@ -340,12 +329,69 @@ class PgSegmentIndex:
             for r in rows
         ]  # fmt: skip
 
+    def protections(self, now: datetime) -> list[LegalHold]:
+        """Open event protections, as holds of their camera (procedure "alerte"):
+        the purge keeps the segments they cover, as for a legal hold."""
+        with self._conn() as conn:
+            rows = conn.execute(
+                "SELECT id, event_id, camera_id, start_at, end_at FROM event_protections "
+                "WHERE released_at IS NULL ORDER BY id"
+            ).fetchall()
+        return [
+            LegalHold(reference=f"événement {r[1]}", camera_ids=(r[2],), start_at=r[3],
+                      end_at=r[4], expires_at=None, procedure="alerte", id=r[0])
+            for r in rows
+        ]  # fmt: skip
+
+    # -- analytics events ----------------------------------------------------------
+
+    def expired_events(self, now: datetime, limit: int = 10_000) -> list[ExpiredEvent]:
+        """Events older than their camera's video retention, unless their alert is
+        open (an open protection keeps the event, its snapshot and its clip)."""
+        with self._conn() as conn:
+            rows = conn.execute(
+                "SELECT e.id, e.at, e.camera_id, e.snapshot_key FROM events e "
+                "JOIN cameras c ON c.id = e.camera_id "
+                "WHERE e.at + make_interval(days => c.retention_days) <= %(now)s "
+                "AND NOT EXISTS (SELECT 1 FROM event_protections p "
+                "  WHERE p.event_id = e.id AND p.released_at IS NULL) "
+                "ORDER BY e.at LIMIT %(limit)s",
+                {"now": now, "limit": limit},
+            ).fetchall()
+        return [ExpiredEvent(*r) for r in rows]
+
+    def delete_events(self, events: Sequence[ExpiredEvent]) -> int:
+        """Delete the events (their snapshots are already gone) and their released
+        protections."""
+        if not events:
+            return 0
+        ids, ats = [e.id for e in events], [e.at for e in events]
+        with self._conn() as conn:
+            cur = conn.execute(
+                "DELETE FROM events e USING unnest(%s::bigint[], %s::timestamptz[]) AS g(id, at) "
+                "WHERE e.id = g.id AND e.at = g.at",
+                (ids, ats),
+            )
+            conn.execute(
+                "DELETE FROM event_protections WHERE event_id = ANY (%s) "
+                "AND released_at IS NOT NULL",
+                (ids,),
+            )
+            return cur.rowcount
+
+    def snapshot_keys(self) -> set[str]:
+        with self._conn() as conn:
+            rows = conn.execute(
+                "SELECT snapshot_key FROM events WHERE snapshot_key IS NOT NULL"
+            ).fetchall()
+        return {r[0] for r in rows}
+
     # -- health --------------------------------------------------------------------
 
     def add_health(self, sample: HealthSample) -> None:
         s = sample
         with self._conn() as conn:
-            self._ensure_partition(conn, s.at)
+            self._partitions.ensure(conn, s.at)
             conn.execute(
                 "INSERT INTO health_samples (camera_id, stream, at, window_s, bitrate_bps, fps, "
                 "width, height, gop_frames, clock_drift_ms, frames) "

@@ -6,6 +6,7 @@ extension is available, native daily partitions otherwise (created ahead by
 from __future__ import annotations
 
 import logging
+import threading
 from datetime import UTC, date, datetime, timedelta
 from importlib import resources
 
@@ -15,7 +16,7 @@ logger = logging.getLogger(__name__)
 
 _LOCK_KEY = 0x564D53  # "VMS"
 # table -> time column
-PARTITIONED_TABLES = {"segments": "start_at", "health_samples": "at"}
+PARTITIONED_TABLES = {"segments": "start_at", "health_samples": "at", "events": "at"}
 
 
 def _migrations() -> list[tuple[int, str, str]]:
@@ -114,3 +115,30 @@ def ensure_partitions(conn: psycopg.Connection, first: date, last: date) -> list
             created.append(name)
         day = nxt
     return created
+
+
+class DailyPartitions:
+    """The days whose partitions this process knows exist: ``ensure`` creates the day's
+    partitions of every partitioned table before a row of a new day is written (native
+    partitioning; nothing to do under TimescaleDB). Thread-safe."""
+
+    def __init__(self, mode: str) -> None:
+        self.mode = mode
+        self._days: set[date] = set()
+        self._lock = threading.Lock()
+
+    def ensure(self, conn: psycopg.Connection, at: datetime) -> None:
+        if self.mode != "native":
+            return
+        day = at.astimezone(UTC).date()
+        with self._lock:
+            if day in self._days:
+                return
+        ensure_partitions(conn, day, day)
+        with self._lock:
+            self._days.add(day)
+
+    def forget(self, day: date) -> None:
+        """The day's partitions were dropped."""
+        with self._lock:
+            self._days.discard(day)

@@ -63,6 +63,16 @@ class PurgeCandidate:
     replicas: tuple[str, ...]
 
 
+@dataclass(frozen=True, slots=True)
+class ExpiredEvent:
+    """An analytics event past its camera's retention, its alert closed."""
+
+    id: int
+    at: datetime
+    camera_id: str
+    snapshot_key: str | None
+
+
 class SegmentIndex(Protocol):
     """The segment index, run/gap ledger, health samples and legal holds."""
 
@@ -122,6 +132,16 @@ class SegmentIndex(Protocol):
     def add_hold(self, hold: LegalHold) -> int: ...
 
     def holds(self, now: datetime) -> list[LegalHold]: ...
+
+    def protections(self, now: datetime) -> list[LegalHold]:
+        """Clip ranges of events whose alert is open, kept from the purge as holds are."""
+        ...
+
+    def expired_events(self, now: datetime, limit: int = 10_000) -> list[ExpiredEvent]: ...
+
+    def delete_events(self, events: Sequence[ExpiredEvent]) -> int: ...
+
+    def snapshot_keys(self) -> set[str]: ...
 
     def drop_expired_partitions(self, older_than: datetime) -> list[str]:
         """Drop whole daily partitions (or TimescaleDB chunks) that hold no segment."""

@@ -64,8 +64,8 @@ def check(
     reachable = {n for n, s in by_name.items() if s.healthy()}
     report.unreachable = sorted(set(by_name) - reachable)
     retention = {c.id: c.retention_days for c in index.cameras()}
-    holds = index.holds(now)
-    indexed: set[str] = set()
+    holds = index.holds(now) + index.protections(now)  # open alerts keep their clips too
+    indexed: set[str] = index.snapshot_keys()  # analytics event snapshots
     for seg in index.segments():
         report.segments += 1
         indexed.add(seg.key)

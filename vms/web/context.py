@@ -40,6 +40,9 @@ class Services:
     """Where export bundles are (downloads)."""
     public_key_pem: bytes = b""
     """The installation's key that signs export manifests (public half)."""
+    analytics_models: dict[str, list[str]] = field(default_factory=dict)
+    """Detector models the analytics workers can run (model path or id -> class names),
+    offered by the analytics configuration editor."""
 
 
 SERVICES = web.AppKey("services", Services)

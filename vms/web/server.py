@@ -50,8 +50,10 @@ class WebServer(ServerThread):
         live: LiveConfig | None = None,
         relay_secret: str = "",
         evidence: Evidence | None = None,
+        analytics_models: dict[str, list[str]] | None = None,
     ) -> None:
         super().__init__()
+        self.analytics_models = analytics_models or {}
         self.evidence = evidence or Evidence()
         self.config = config
         self.live = live or LiveConfig.model_validate({})
@@ -93,6 +95,7 @@ class WebServer(ServerThread):
                 reader=self.evidence.reader,
                 export_dir=self.evidence.export_dir,
                 public_key_pem=self.evidence.public_key_pem,
+                analytics_models=self.analytics_models,
             )
             runner = web.AppRunner(build_app(svc), access_log=None)
             await runner.setup()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from vms.web.api import (
+    analytics,
     audit,
     cameras,
     exports,
@@ -35,4 +36,5 @@ ROUTES: tuple[Route, ...] = (
     *exports.ROUTES,
     *holds.ROUTES,
     *search.ROUTES,
+    *analytics.ROUTES,
 )

@@ -12,6 +12,7 @@ import { panneauOnvif } from "./onvif.js";
 import { vueRelecture } from "./playback.js";
 import { vueConservations, vueExtraits } from "./exports.js";
 import { vueRecherche } from "./search.js";
+import { vueAnalyse } from "./analytics.js";
 
 const LIBELLES_DROITS = {
   view_live: "Direct", playback: "Relecture", export: "Export", ptz: "PTZ",
@@ -300,7 +301,8 @@ async function vueCompte() {
 // -- routing ---------------------------------------------------------------------------
 
 const VUES = { "#/mur": vueMur, "#/cameras": vueCameras, "#/utilisateurs": vueUtilisateurs, "#/audit": vueAudit, "#/compte": vueCompte,
-  "#/relecture": vueRelecture, "#/extraits": vueExtraits, "#/conservations": () => vueConservations(), "#/recherche": vueRecherche };
+  "#/relecture": vueRelecture, "#/extraits": vueExtraits, "#/conservations": () => vueConservations(), "#/recherche": vueRecherche,
+  "#/analyse": vueAnalyse };
 
 async function route() {
   if (!moi) return vueConnexion();

@@ -5,6 +5,7 @@
 
 import { api, afficher, csrfToken, dire, el, enQuittant, ETATS } from "./lib.js";
 import { PanneauPtz } from "./ptz.js";
+import { Detections } from "./analytics.js";
 
 const DISPOSITIONS = [1, 4, 9, 16];
 const MAX_TUILES = 16;
@@ -98,6 +99,13 @@ class Mur {
       "aria-label": `Vider la tuile ${i + 1}`, hidden: true,
       onclick: (ev) => { ev.stopPropagation(); this.vider(i); },
     });
+    // optional overlay of the camera's live analytics (analytics.js)
+    n.detections = el("button", {
+      type: "button", class: "tuile-detections", text: "Détections", "aria-pressed": "false", hidden: true,
+      "aria-label": `Détections de la tuile ${i + 1}`,
+      onclick: (ev) => { ev.stopPropagation(); this.basculerDetections(i); },
+      ondblclick: (ev) => ev.stopPropagation(),
+    });
     n.noeud = el("div", {
       class: "tuile", role: "group", tabindex: "0", "data-position": String(i), "aria-describedby": "aide-mur",
       hidden: i >= this.disposition,
@@ -112,7 +120,8 @@ class Mur {
       onclick: () => { if (this.choisie) this.affecter(i, this.choisie); },
       ondblclick: (ev) => { if (!n.vider.contains(ev.target)) this.basculerSeule(i); },
       onkeydown: (ev) => this.toucheTuile(ev, i),
-    }, n.video, n.message, el("div", { class: "tuile-bandeau" }, n.nom, n.etat, n.latence, n.vider));
+    }, n.video, n.message, el("div", { class: "tuile-bandeau" }, n.nom, n.etat, n.latence, n.detections, n.vider));
+    n.calque = new Detections(n.noeud, n.video);
     return n;
   }
 
@@ -147,6 +156,7 @@ class Mur {
     if (t.camera) n.noeud.dataset.camera = t.camera; else delete n.noeud.dataset.camera;
     n.nom.textContent = t.masque ? "Caméra masquée" : (t.camera ? (this.cameras.get(t.camera)?.name ?? t.nom ?? t.camera) : "");
     n.vider.hidden = !t.camera && !t.masque;
+    n.detections.hidden = !t.camera;
     this.etat(i, t.masque ? "refus" : (t.camera ? "connexion" : "vide"));
   }
 
@@ -190,7 +200,15 @@ class Mur {
     }
   }
 
+  basculerDetections(i) {
+    const n = this.noeuds[i];
+    if (n.calque.actif) n.calque.arreter(); else if (this.tuiles[i].camera) n.calque.demarrer(this.tuiles[i].camera);
+    n.detections.setAttribute("aria-pressed", String(n.calque.actif));
+  }
+
   arreter(i) {
+    this.noeuds[i].calque.arreter();
+    this.noeuds[i].detections.setAttribute("aria-pressed", "false");
     this.generations[i] += 1;
     const lecteurTuile = this.lecteurs[i];
     this.lecteurs[i] = null;
