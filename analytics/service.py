@@ -244,7 +244,7 @@ def demo_config(
         {"id": "ligne-parvis", "kind": "comptage", "a": [0.25, 0.45], "b": [0.95, 0.45],
          "classes": person},
         {"id": "zone-centrale", "kind": "intrusion", "classes": person + fall,
-         "zone": [[0.45, 0.3], [0.75, 0.3], [0.75, 0.6], [0.45, 0.6]], "min_dwell_s": 3.0},
+         "zone": [[0.5, 0.35], [0.7, 0.35], [0.7, 0.55], [0.5, 0.55]], "min_dwell_s": 8.0},
     ]  # fmt: skip
     if fall:
         rules.append(
