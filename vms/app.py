@@ -35,6 +35,7 @@ class App:
         self._web: Any = None
         self._exports: Any = None
         self._analytics: Any = None
+        self._alerts: Any = None
         self._hub: Any = None
         self._relay: Any = None
         self._relay_secret = ""
@@ -57,6 +58,9 @@ class App:
 
     def close(self) -> None:
         self._stop.set()
+        if self._alerts is not None:
+            self._alerts.stop()
+            self._alerts = None
         if self._analytics is not None:
             self._analytics.stop()
             self._analytics = None
@@ -321,6 +325,8 @@ class App:
             self.start_exports()
         if self.config.analytics.enabled:
             self.start_analytics(sim_urls)
+        if self.config.alerts.enabled:
+            self.start_alerts(len(sim_urls))
         holds = self.hold_keeper()
         self._every(self.config.retention.purge_interval_s, holds.run_once)
         self._every(self.config.retention.purge_interval_s, lambda: self.purger().run_once())
@@ -384,6 +390,25 @@ class App:
         )  # fmt: skip
         self._analytics.start()
         return self._analytics
+
+    def start_alerts(self, sim_cameras: int = 0) -> Any:
+        """The alert desk's worker: alerts from analytics events, supervision of the
+        recorded streams of the configured cameras (and of ``sim_cameras`` simulated
+        ones), acknowledgement deadlines."""
+        from vms.alerts.service import AlertDesk, DeskSettings
+        from vms.alerts.store import AlertStore
+
+        pool = self.database()
+        settings = self.config.alerts
+        cameras = [c.id for c in self.config.cameras if any(s.record for s in c.streams)]
+        cameras += [f"sim-{i:02d}" for i in range(sim_cameras)]
+        self._alerts = AlertDesk(
+            self._dsn, AlertStore(pool), cameras, self.clock,
+            DeskSettings(settings.stream_timeout_s, settings.check_interval_s,
+                         settings.sla_interval_s),
+        )  # fmt: skip
+        self._alerts.start()
+        return self._alerts
 
     def _seed_demo_analytics(self, store: Any, detector: Any, cameras: int) -> None:
         from importlib.metadata import PackageNotFoundError, version

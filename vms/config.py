@@ -459,6 +459,29 @@ class AnalyticsConfig(_Model):
     )  # fmt: skip
 
 
+class AlertsConfig(_Model):
+    """The alert desk's worker (docs/design/alerts.md): alerts from analytics events,
+    technical supervision of the streams, acknowledgement deadlines (ALR-01..03)."""
+
+    enabled: bool = Field(
+        True,
+        description="Run the alert desk's worker with `vms serve` (one per installation is "
+        "enough; several stay correct).",
+    )
+    stream_timeout_s: float = Field(
+        60.0, ge=10, le=3600,
+        description="A configured camera with no segment stored for this long raises a "
+        "« flux interrompu » technical alert and a ticket; longer than "
+        "ingest.segment_duration_s.",
+    )  # fmt: skip
+    check_interval_s: float = Field(10.0, ge=1, le=600, description="Period of the stream check.")
+    sla_interval_s: float = Field(
+        5.0, ge=1, le=60,
+        description="Period of the check of acknowledgement deadlines (overdue alerts are "
+        "escalated).",
+    )  # fmt: skip
+
+
 class Config(_Model):
     data_dir: str = Field("var", max_length=4096, description="Root of local state.")
     database: DatabaseConfig = Field(default_factory=DatabaseConfig)  # type: ignore[arg-type]
@@ -472,6 +495,7 @@ class Config(_Model):
     onvif: OnvifConfig = Field(default_factory=OnvifConfig)  # type: ignore[arg-type]
     exports: ExportConfig = Field(default_factory=ExportConfig)  # type: ignore[arg-type]
     analytics: AnalyticsConfig = Field(default_factory=AnalyticsConfig)  # type: ignore[arg-type]
+    alerts: AlertsConfig = Field(default_factory=AlertsConfig)  # type: ignore[arg-type]
     cameras: list[CameraConfig] = Field(default_factory=list, max_length=10_000)
 
     @field_validator("cameras")
@@ -481,6 +505,16 @@ class Config(_Model):
         if len(set(ids)) != len(ids):
             raise ValueError("identifiants de caméra en double")
         return v
+
+    @model_validator(mode="after")
+    def _stream_timeout(self) -> Config:
+        alerts = self.alerts
+        if alerts.enabled and alerts.stream_timeout_s <= self.ingest.segment_duration_s:
+            raise ValueError(
+                "alerts.stream_timeout_s doit dépasser ingest.segment_duration_s "
+                "(un segment n'est enregistré qu'une fois fini)"
+            )
+        return self
 
     def retention_for(self, camera: CameraConfig) -> int:
         return camera.retention_days or self.retention.default_days

@@ -11,11 +11,16 @@ is added without its row here.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import csv
 import io
+import json
+import ssl
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import aiohttp
 import pytest
 import requests
 
@@ -702,6 +707,144 @@ def _analytics_live(env: WebEnv, s: requests.Session, f: Foreign) -> None:
 @case("GET", "/api/v1/cameras/{camera_id}/counts")
 def _counts(env: WebEnv, s: requests.Session, f: Foreign) -> None:
     assert s.get(f"{env.url}/api/v1/cameras/{f.camera}/counts").status_code == 404
+
+
+# -- alert desk: alerts, their push, tickets -------------------------------------------
+
+
+def _foreign_alert(
+    env: WebEnv, f: Foreign, source: str = "analytique", notify: bool = False
+) -> int:
+    """An alert of the foreign camera (technical ones need only ``admin_cameras``)."""
+    row = env.sql(
+        "INSERT INTO alerts (tenant_id, camera_id, source, kind, priority, title, raised_at, "
+        "ack_due_at) VALUES (%s, %s, %s, %s, 2, %s, now(), now() + interval '2 minutes') "
+        "RETURNING id",
+        (
+            f.tenant,
+            f.camera,
+            source,
+            "technique" if source == "technique" else "intrusion",
+            f"Alerte secrète {f.tenant}",
+        ),
+    )
+    alert_id = int(row[0][0])  # type: ignore[call-overload]
+    if notify:
+        env.sql(
+            "SELECT pg_notify('vms_alerts', %s)",
+            (json.dumps({"id": alert_id, "tenant_id": f.tenant}),),
+        )
+    return alert_id
+
+
+def _foreign_ticket(env: WebEnv, f: Foreign) -> int:
+    row = env.sql(
+        "INSERT INTO tickets (tenant_id, camera_id, declarer, element, description, opened_at) "
+        "VALUES (%s, %s, 'systeme', 'Caméra', %s, now()) RETURNING id",
+        (f.tenant, f.camera, f"Panne secrète {f.tenant}"),
+    )
+    return int(row[0][0])  # type: ignore[call-overload]
+
+
+@case("GET", "/api/v1/alerts")
+def _alerts(env: WebEnv, s: requests.Session, f: Foreign) -> None:
+    ids = {
+        _foreign_alert(env, f),
+        _foreign_alert(env, f, "technique"),
+        _foreign_alert(env, f, "externe"),
+    }
+    env.sql("UPDATE alerts SET camera_id = NULL WHERE id = %s", (max(ids),))  # commune-wide
+    for params in (
+        {},
+        {"state": "all"},
+        {"camera": f.camera},
+        {"kind": "technique"},
+        {"limit": 500},
+    ):
+        r = s.get(f"{env.url}/api/v1/alerts", params=params)
+        assert r.status_code == 200, r.text
+        assert f"Alerte secrète {f.tenant}" not in r.text
+        assert not ids & {a["id"] for a in r.json()["alerts"]}
+
+
+@case("POST", "/api/v1/alerts")
+def _manual_alert(env: WebEnv, s: requests.Session, f: Foreign) -> None:
+    body = {"camera_id": f.camera, "title": f"Intrus {f.tenant}"}
+    refused(s.post(f"{env.url}/api/v1/alerts", json=body))
+    assert env.sql("SELECT count(*) FROM alerts WHERE title = %s", (body["title"],)) == [(0,)]
+
+
+@case("GET", "/api/v1/alerts/stream")
+def _alert_stream(env: WebEnv, s: requests.Session, f: Foreign) -> None:
+    async def watch() -> list[str]:
+        ctx = ssl.create_default_context(cafile=str(env.cert))
+        headers = {"Cookie": f"vms_session={s.cookies.get('vms_session')}", "Origin": env.url}
+        texts: list[str] = []
+        url = env.url.replace("https", "wss") + "/api/v1/alerts/stream"
+        async with (
+            aiohttp.ClientSession() as http,
+            http.ws_connect(url, ssl=ctx, headers=headers) as ws,
+        ):
+            for source in ("analytique", "technique"):
+                await asyncio.to_thread(_foreign_alert, env, f, source, True)
+            with contextlib.suppress(TimeoutError):
+                while True:
+                    msg = await ws.receive(timeout=1)
+                    if msg.type != aiohttp.WSMsgType.TEXT:
+                        break
+                    texts.append(msg.data)
+        await asyncio.sleep(0.25)  # let the TLS connection close (aiohttp: graceful shutdown)
+        return texts
+
+    texts = asyncio.run(watch())
+    assert not [t for t in texts if f.tenant in t or f.camera in t], texts
+
+
+@case("GET", "/api/v1/alerts/{alert_id}")
+def _alert(env: WebEnv, s: requests.Session, f: Foreign) -> None:
+    for source in ("analytique", "technique"):
+        r = s.get(f"{env.url}/api/v1/alerts/{_foreign_alert(env, f, source)}")
+        assert r.status_code == 404 and f.tenant not in r.text, r.text
+
+
+@case("POST", "/api/v1/alerts/{alert_id}/actions")
+def _alert_action(env: WebEnv, s: requests.Session, f: Foreign) -> None:
+    for source in ("analytique", "technique"):
+        alert_id = _foreign_alert(env, f, source)
+        r = s.post(f"{env.url}/api/v1/alerts/{alert_id}/actions", json={"action": "acknowledge"})
+        assert r.status_code == 404, r.text
+        assert env.sql("SELECT state FROM alerts WHERE id = %s", (alert_id,)) == [("nouvelle",)]
+        assert env.sql("SELECT count(*) FROM alert_history WHERE alert_id = %s", (alert_id,)) == [
+            (0,)
+        ]
+
+
+@case("GET", "/api/v1/tickets")
+def _tickets(env: WebEnv, s: requests.Session, f: Foreign) -> None:
+    ticket = _foreign_ticket(env, f)
+    for params in ({}, {"state": "all"}, {"camera": f.camera}):
+        r = s.get(f"{env.url}/api/v1/tickets", params=params)
+        assert r.status_code == 200, r.text
+        assert f"Panne secrète {f.tenant}" not in r.text
+        assert ticket not in [t["id"] for t in r.json()["tickets"]]
+
+
+@case("POST", "/api/v1/tickets")
+def _create_ticket(env: WebEnv, s: requests.Session, f: Foreign) -> None:
+    body = {"camera_id": f.camera, "element": "Caméra", "description": f"Intrus {f.tenant}"}
+    refused(s.post(f"{env.url}/api/v1/tickets", json=body))
+    assert env.sql(
+        "SELECT count(*) FROM tickets WHERE description = %s", (body["description"],)
+    ) == [(0,)]
+
+
+@case("POST", "/api/v1/tickets/{ticket_id}/actions")
+def _ticket_action(env: WebEnv, s: requests.Session, f: Foreign) -> None:
+    ticket = _foreign_ticket(env, f)
+    body = {"action": "resolve", "resolution": "piraté"}
+    r = s.post(f"{env.url}/api/v1/tickets/{ticket}/actions", json=body)
+    assert r.status_code == 404, r.text
+    assert env.sql("SELECT state FROM tickets WHERE id = %s", (ticket,)) == [("ouvert",)]
 
 
 def _setup(env: WebEnv) -> tuple[dict[str, requests.Session], dict[str, Foreign]]:

@@ -73,36 +73,52 @@ class AuditLog:
         source_ip: str | None = None,
     ) -> AuditEntry:
         async with scoped(self.pool, ()) as conn:
-            await conn.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK_KEY,))
-            head = await (await conn.execute("SELECT seq, hash FROM audit_head()")).fetchone()
-            assert head is not None
-            entry = seal(
-                int(head["seq"]) + 1,  # type: ignore[call-overload]
-                self.clock.now(),
-                actor,
-                tenant,
-                action,
-                target,
-                detail or {},
-                source_ip,
-                str(head["hash"]),
-            )
-            await conn.execute(
-                f"INSERT INTO audit ({_COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
-                (
-                    entry.seq, entry.at, entry.actor, entry.tenant, entry.action, entry.target,
-                    Jsonb(entry.detail), entry.source_ip, entry.prev_hash, entry.hash,
-                ),
-            )  # fmt: skip
-        if self.siem:
-            siem_logger.info(
-                json.dumps(
-                    entry.public(),
-                    ensure_ascii=False,
-                    default=str,
-                )
-            )
+            entry = await self.append_in(conn, actor, action, tenant=tenant, target=target,
+                                         detail=detail, source_ip=source_ip)  # fmt: skip
+        self.committed(entry)
         return entry
+
+    async def append_in(
+        self,
+        conn: psycopg.AsyncConnection[Any],
+        actor: str,
+        action: str,
+        *,
+        tenant: str | None = None,
+        target: str | None = None,
+        detail: dict[str, object] | None = None,
+        source_ip: str | None = None,
+    ) -> AuditEntry:
+        """Append inside the caller's transaction (a change and its audit entry commit
+        together); call ``committed`` once it has committed."""
+        await conn.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK_KEY,))
+        cur = await conn.execute("SELECT seq, hash FROM audit_head()")
+        head = await cur.fetchone()
+        assert head is not None
+        entry = seal(
+            int(head["seq"]) + 1,
+            self.clock.now(),
+            actor,
+            tenant,
+            action,
+            target,
+            detail or {},
+            source_ip,
+            str(head["hash"]),
+        )
+        await conn.execute(
+            f"INSERT INTO audit ({_COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+            (
+                entry.seq, entry.at, entry.actor, entry.tenant, entry.action, entry.target,
+                Jsonb(entry.detail), entry.source_ip, entry.prev_hash, entry.hash,
+            ),
+        )  # fmt: skip
+        return entry
+
+    def committed(self, entry: AuditEntry) -> None:
+        """Copy a committed entry to the SIEM log when enabled."""
+        if self.siem:
+            siem_logger.info(json.dumps(entry.public(), ensure_ascii=False, default=str))
 
     async def search(
         self, tenants: frozenset[str], q: AuditQuery, *, everything: bool = False
@@ -128,6 +144,31 @@ class AuditLog:
         async with scoped(self.pool, tenants, audit_all=everything) as conn:
             rows = await (await conn.execute(sql, args)).fetchall()
         return [_entry(r) for r in rows]
+
+
+def append_sync(
+    conn: psycopg.Connection[Any],
+    at: datetime,
+    actor: str,
+    action: str,
+    *,
+    tenant: str | None = None,
+    target: str | None = None,
+    detail: dict[str, object] | None = None,
+) -> AuditEntry:
+    """``AuditLog.append_in`` for synchronous workers (the alert desk): the same lock
+    and chain, inside the caller's transaction."""
+    conn.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK_KEY,))
+    head = conn.execute("SELECT seq, hash FROM audit_head()").fetchone()
+    assert head is not None
+    detail = json.loads(json.dumps(detail or {}, default=str))  # as the hash reads it back
+    entry = seal(int(head[0]) + 1, at, actor, tenant, action, target, detail, None, str(head[1]))
+    conn.execute(
+        f"INSERT INTO audit ({_COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+        (entry.seq, entry.at, entry.actor, entry.tenant, entry.action, entry.target,
+         Jsonb(entry.detail), entry.source_ip, entry.prev_hash, entry.hash),
+    )  # fmt: skip
+    return entry
 
 
 def iter_chain(conn: psycopg.Connection, batch: int = 5000) -> Iterator[AuditEntry]:

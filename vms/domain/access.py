@@ -24,13 +24,19 @@ class Action(enum.StrEnum):
     ADMIN_USERS = "admin_users"
     ADMIN_CAMERAS = "admin_cameras"
     READ_AUDIT = "read_audit"
+    HANDLE_ALERTS = "handle_alerts"
+    """Handle the alert desk's alerts of a camera (acknowledge, escalate, close...)."""
 
 
 IMAGE_ACTIONS = frozenset(
     {Action.VIEW_LIVE, Action.PLAYBACK, Action.EXPORT, Action.PTZ, Action.LIFT_MASKS}
 )
 # the actions under which a camera appears in one's camera tree
-CAMERA_ACTIONS = IMAGE_ACTIONS | {Action.ADMIN_CAMERAS, Action.CONFIGURE_ANALYTICS}
+CAMERA_ACTIONS = IMAGE_ACTIONS | {
+    Action.ADMIN_CAMERAS,
+    Action.CONFIGURE_ANALYTICS,
+    Action.HANDLE_ALERTS,
+}
 
 
 class Habilitation(enum.StrEnum):

@@ -11,6 +11,7 @@ from aiohttp import web
 
 from vms.errors import denied, precondition, unauthenticated
 from vms.web import api
+from vms.web.api import alerts
 from vms.web.auth import CALLER, authenticate, check_csrf, password_expired
 from vms.web.context import SERVICES, Services
 from vms.web.errors import error_middleware, security_headers
@@ -81,6 +82,7 @@ def build_app(svc: Services) -> web.Application:
         app.router.add_route(route.method, route.path, route.handler)
         table[(route.method, route.path)] = route
     app[ROUTE_TABLE] = table
+    alerts.install(app)  # the alerts' push: one LISTEN connection per server
     app.router.add_get("/", _console)
     app.router.add_get("/partage", _share_page)
     app.router.add_static("/static/", STATIC, follow_symlinks=False)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from vms.web.api import (
+    alerts,
     analytics,
     audit,
     cameras,
@@ -37,4 +38,5 @@ ROUTES: tuple[Route, ...] = (
     *holds.ROUTES,
     *search.ROUTES,
     *analytics.ROUTES,
+    *alerts.ROUTES,
 )

@@ -13,12 +13,14 @@ import { vueRelecture } from "./playback.js";
 import { vueConservations, vueExtraits } from "./exports.js";
 import { vueRecherche } from "./search.js";
 import { vueAnalyse } from "./analytics.js";
+import { vueAlertes, vueHistoriqueAlertes, vueTickets } from "./alerts.js";
 
 const LIBELLES_DROITS = {
   view_live: "Direct", playback: "Relecture", export: "Export", ptz: "PTZ",
   manage_holds: "Conservations", lift_masks: "Levée des masques",
   configure_analytics: "Analyse", admin_users: "Admin. comptes",
   admin_cameras: "Admin. caméras", read_audit: "Audit",
+  handle_alerts: "Traiter les alertes",
 };
 const HABILITATIONS = {
   police_nationale: "Police nationale", gendarmerie: "Gendarmerie nationale",
@@ -94,7 +96,8 @@ async function apresConnexion() {
   document.getElementById("identite").hidden = false;
   const menu = document.getElementById("menu");
   menu.hidden = false;
-  for (const a of menu.querySelectorAll("[data-droit]")) a.parentElement.hidden = !peut(a.dataset.droit);
+  // data-droit: one right, or several separated by commas (any of them shows the entry)
+  for (const a of menu.querySelectorAll("[data-droit]")) a.parentElement.hidden = !a.dataset.droit.split(",").some(peut);
   if (moi.must_change_password) return afficher("Changement de mot de passe", vueMotDePasse(true));
   if (!location.hash || location.hash === "#/connexion") location.hash = "#/cameras";
   else route();
@@ -302,14 +305,15 @@ async function vueCompte() {
 
 const VUES = { "#/mur": vueMur, "#/cameras": vueCameras, "#/utilisateurs": vueUtilisateurs, "#/audit": vueAudit, "#/compte": vueCompte,
   "#/relecture": vueRelecture, "#/extraits": vueExtraits, "#/conservations": () => vueConservations(), "#/recherche": vueRecherche,
-  "#/analyse": vueAnalyse };
+  "#/analyse": vueAnalyse, "#/alertes": vueAlertes, "#/alertes/historique": vueHistoriqueAlertes, "#/tickets": vueTickets };
 
 async function route() {
   if (!moi) return vueConnexion();
   const base = location.hash.split("?")[0];
   const vue = VUES[base] ?? vueCameras;
   for (const a of document.querySelectorAll("nav a")) {
-    if (a.getAttribute("href") === base) a.setAttribute("aria-current", "page"); else a.removeAttribute("aria-current");
+    const href = a.getAttribute("href");
+    if (href === base || base.startsWith(`${href}/`)) a.setAttribute("aria-current", "page"); else a.removeAttribute("aria-current");
   }
   try { await vue(); } catch (e) { dire(e.message, true); }
 }

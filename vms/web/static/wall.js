@@ -3,7 +3,7 @@
 // ("vues", own and shared), and a full-screen wall mode for the room's big screens.
 // Tiles play the "sub" stream; a tile shown alone plays "main".
 
-import { api, afficher, csrfToken, dire, el, enQuittant, ETATS } from "./lib.js";
+import { api, afficher, csrfToken, dire, el, enQuittant, ETATS, parametresVue } from "./lib.js";
 import { PanneauPtz } from "./ptz.js";
 import { Detections } from "./analytics.js";
 
@@ -391,6 +391,9 @@ export async function vueMur() {
   afficher("Mur d'images", el("div", { class: "mur-ecran" },
     mur.arbre, el("section", { class: "mur-principal", "aria-label": "Mur" }, mur.outils, mur.zone)));
   contenu.classList.add("ecran-mur");
+  // #/mur?camera=<id> (the alert card's « Voir le direct »): that camera alone, on the main stream
+  const voulue = parametresVue().get("camera");
+  if (voulue && mur.cameras.has(voulue)) { mur.affecter(0, voulue); mur.basculerSeule(0); }
   const touche = (ev) => mur.touche(ev);
   const cache = () => mur.toutArreter();
   const revient = (ev) => { if (ev.persisted) mur.toutJouer(); };
