@@ -13,6 +13,7 @@ APT_PACKAGES=(
   gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav
   iproute2 procps
   chromium                                 # end-to-end tests of the console (Playwright drives it)
+  mosquitto                                # MQTT broker of the alert desk's input tests
 )
 
 SUDO=""

@@ -17,11 +17,33 @@ async def stop_runner(runner: Any, grace_s: float = 0.25) -> None:
     event loop would end with the socket still open. After ``grace_s`` such
     connections are aborted."""
     server = getattr(runner, "server", None)
-    transports = list(getattr(server, "_connections", {}).values())
+    connections = getattr(server, "_connections", {})
+    transports = list(connections.values())
     await runner.cleanup()
     await asyncio.sleep(grace_s)
-    for transport in transports:
+    # and those accepted while the runner was stopping (a console reconnecting)
+    for transport in {*transports, *connections.values()}:
         transport.abort()
+    await asyncio.sleep(0)  # let connection_lost run
+
+
+async def abort_leftover_transports() -> None:
+    """Abort the socket transports still open on the running loop before it ends.
+
+    ``stop_runner`` aborts the connections aiohttp knows, but a TLS connection still in
+    its handshake when the site stops (a console reconnecting at that moment) belongs to
+    no handler yet; Python 3.11 has no ``Server.abort_clients()`` (3.13). Such a socket
+    would outlive the loop. The loop's selector still watches it: abort its transport."""
+    loop = asyncio.get_running_loop()
+    selector = getattr(loop, "_selector", None)
+    if selector is None:
+        return
+    for key in list(selector.get_map().values()):
+        handles = key.data if isinstance(key.data, tuple) else ()
+        for handle in handles:
+            transport = getattr(getattr(handle, "_callback", None), "__self__", None)
+            if isinstance(transport, asyncio.Transport) and not transport.is_closing():
+                transport.abort()
     await asyncio.sleep(0)  # let connection_lost run
 
 
@@ -71,7 +93,10 @@ class ServerThread:
     async def _main(self) -> None:
         self._loop = asyncio.get_running_loop()
         self._stop = asyncio.Event()
-        await self.serve()
+        try:
+            await self.serve()
+        finally:
+            await abort_leftover_transports()
 
     def ready(self) -> None:
         self._ready.set()

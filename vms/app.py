@@ -15,6 +15,8 @@ from vms.domain.clock import SystemClock
 from vms.domain.ports import BlobStore, CameraRow
 
 logger = logging.getLogger(__name__)
+REPORT_CHECK_S = 3600.0
+"""How often the web process checks that last month's reports are stored (EVD-12)."""
 
 
 class App:
@@ -397,18 +399,41 @@ class App:
         ones), acknowledgement deadlines."""
         from vms.alerts.service import AlertDesk, DeskSettings
         from vms.alerts.store import AlertStore
+        from vms.alerts.suppression import FlapSettings
+        from vms.alerts.workers import desk_workers
 
         pool = self.database()
         settings = self.config.alerts
         cameras = [c.id for c in self.config.cameras if any(s.record for s in c.streams)]
         cameras += [f"sim-{i:02d}" for i in range(sim_cameras)]
+        store = AlertStore(pool, FlapSettings(settings.flap_count, settings.flap_window_s))
         self._alerts = AlertDesk(
-            self._dsn, AlertStore(pool), cameras, self.clock,
+            self._dsn, store, cameras, self.clock,
             DeskSettings(settings.stream_timeout_s, settings.check_interval_s,
                          settings.sla_interval_s),
+            self.health_checker(store, cameras),
         )  # fmt: skip
+        self._alerts.attach(*desk_workers(settings, store, self._dsn, self.clock))
         self._alerts.start()
         return self._alerts
+
+    def health_checker(self, store: Any, cameras: list[str]) -> Any:
+        """The alert desk's health checks (docs/design/alerts.md, « Contrôles de santé »)."""
+        from vms.alerts.health import HealthChecker, HealthSettings, Replica
+        from vms.domain.health import FLOORS
+        from vms.storage.fs import FsBlobStore
+
+        a = self.config.alerts
+        floors = {c.id: FLOORS[c.quality_floor] for c in self.config.cameras}
+        replicas = [
+            Replica(s.name, s.root if isinstance(s, FsBlobStore) else None) for s in self.stores()
+        ]
+        return HealthChecker(
+            self.database(), store, cameras, floors, replicas,
+            HealthSettings(a.health_interval_s, a.quality_window_s, a.max_gap_s,
+                           a.gap_period_s, a.max_clock_drift_ms, a.replica_grace_s,
+                           a.replica_period_s, a.min_free_percent, a.health_overdue_s),
+        )  # fmt: skip
 
     def _seed_demo_analytics(self, store: Any, detector: Any, cameras: int) -> None:
         from importlib.metadata import PackageNotFoundError, version
@@ -461,7 +486,19 @@ class App:
         )
         self._web.start()
         logger.info("console: %s/", self._web.url)
+        self._every(REPORT_CHECK_S, self.monthly_reports)
         return self._web
+
+    def dsn(self) -> str:
+        """The database's connection string (the embedded server started if need be)."""
+        self.database()
+        return self._dsn
+
+    def monthly_reports(self) -> None:
+        """EVD-12: last month's recordings report of every commune, stored once."""
+        from vms.reports.commands import monthly_job
+
+        monthly_job(self.dsn(), self.clock)
 
     def seed_demo(self) -> None:
         """Demo tenants and accounts, once; their passwords go to a file only the

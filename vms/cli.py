@@ -152,7 +152,40 @@ def build_parser() -> argparse.ArgumentParser:
     audit_sub.add_parser(
         "purge", help="détruit les entrées plus anciennes que la durée de conservation"
     )
+    _report_parser(sub)
     return p
+
+
+def _report_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    rep = sub.add_parser("report", help="rapports (EVD-12, CONF-02, CONF-03, LAW-04, CONF-05)")
+    rep_sub = rep.add_subparsers(dest="report_command", required=True)
+    men = rep_sub.add_parser(
+        "mensuel", help="enregistre le rapport mensuel des enregistrements de chaque commune"
+    )
+    men.add_argument("--mois", help="mois AAAA-MM (défaut : le mois précédent)")
+    for name, kind, text in (
+        ("enregistrements", "enregistrements", "enregistrements sur une période (EVD-12)"),
+        ("usage", "usage", "qui a regardé quelle caméra, quand, combien de temps (CONF-02)"),
+        ("alertes", "alertes", "alertes par commune et par type (ALR-03, ALR-05)"),
+        ("tickets", "tickets", "tickets d'incident par trimestre (CONF-03)"),
+        ("disponibilite", "disponibilite", "part de la période enregistrée par caméra"),
+        ("registre", "registre", "registre pour la préfecture (LAW-04)"),
+    ):
+        r = rep_sub.add_parser(name, help=text)
+        r.set_defaults(report_kind=kind)
+        r.add_argument("--mois", help="mois AAAA-MM (heure de Paris)")
+        r.add_argument("--debut", type=_parse_time, help="début ISO 8601 (sans --mois)")
+        r.add_argument("--fin", type=_parse_time, help="fin ISO 8601, exclue (sans --mois)")
+        r.add_argument("--commune", help="une seule commune (défaut : toutes)")
+        r.add_argument("--out", type=Path, help="fichier CSV (défaut : sortie standard)")
+        if kind == "usage":
+            r.add_argument("--pas", choices=["detail", "jour", "mois"], default="jour",
+                           help="détail des sessions ou agrégats par jour ou par mois")  # fmt: skip
+    rev = rep_sub.add_parser(
+        "reversibilite", help="toutes les données d'une commune dans une archive zip (CONF-05)"
+    )
+    rev.add_argument("--tenant", required=True, help="identifiant de la commune")
+    rev.add_argument("--out", type=Path, required=True, help="fichier zip à écrire")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -248,6 +281,8 @@ def _dispatch(app: object, args: argparse.Namespace) -> int:
         return transfer_command(app, args)
     if args.command == "audit":
         return _audit(app, args)
+    if args.command == "report":
+        return _report(app, args)
     raise AssertionError(args.command)
 
 
@@ -310,6 +345,34 @@ def _audit(app: object, args: argparse.Namespace) -> int:
         purged = audit.purge(conn, before)
         print(f"{purged} entrées d'audit antérieures au {before:%Y-%m-%d} détruites")
         return 0
+
+
+def _report(app: object, args: argparse.Namespace) -> int:
+    from vms.app import App
+    from vms.reports.commands import ReportRequest, run
+
+    assert isinstance(app, App)
+    command = args.report_command
+    if command == "mensuel":
+        request = ReportRequest("mensuel", month=args.mois)
+    elif command == "reversibilite":
+        request = ReportRequest("reversibilite", tenant=args.tenant, out=args.out)
+    else:
+        if not args.mois and (args.debut is None or args.fin is None):
+            print("erreur : précisez --mois ou --debut et --fin", file=sys.stderr)
+            return 2
+        request = ReportRequest(
+            args.report_kind, since=args.debut, until=args.fin, month=args.mois,
+            tenant=args.commune, step=getattr(args, "pas", "jour"), out=args.out,
+        )  # fmt: skip
+    try:
+        print(run(app.dsn(), app.clock, request, "cli"), end="")
+    except ValueError as err:
+        print(f"erreur : {err}", file=sys.stderr)
+        return 2
+    if request.out is not None or command == "mensuel":
+        print()
+    return 0
 
 
 if __name__ == "__main__":

@@ -254,6 +254,12 @@ class CameraConfig(_Model):
         max_length=32,
         description="Privacy masks burnt into every stream of the camera (LAW-09).",
     )
+    quality_floor: Literal["close_up", "general"] = Field(
+        "general",
+        description="LAW-07 minimum stored quality checked by the alert desk: 'close_up' "
+        "(704x576, 12 frames/s: fast-moving people seen close) or 'general' (352x288, "
+        "6 frames/s).",
+    )
     keep_unmasked: bool = Field(
         False,
         description="Liftable masks: also record each recorded stream unmasked, as "
@@ -459,6 +465,39 @@ class AnalyticsConfig(_Model):
     )  # fmt: skip
 
 
+class AlertsMqttConfig(_Model):
+    """The desk's MQTT input (CSD-13): each JSON message on the topics becomes an external
+    alert, as with the webhook (docs/design/alerts.md, "External inputs")."""
+
+    host: str = Field(min_length=1, max_length=255, description="Broker host name or address.")
+    port: int = Field(1883, ge=1, le=65535, description="Broker port (8883 with TLS usually).")
+    topics: list[str] = Field(
+        ["vms/alertes/#"], min_length=1, max_length=50,
+        description="Topics (MQTT wildcards allowed) subscribed with QoS 1.",
+    )  # fmt: skip
+    username: str | None = Field(None, max_length=255, description="Broker account, if any.")
+    password_file: str | None = Field(
+        None, max_length=4096, description="File holding the broker account's password (0600)."
+    )
+    tls: bool = Field(False, description="Connect with TLS (server certificate verified).")
+    ca_file: str | None = Field(
+        None, max_length=4096, description="CA bundle for TLS; default: the system's."
+    )
+
+
+class AlertWebhookConfig(_Model):
+    """A receiver of the desk's alerts (a hypervisor, CSD-13)."""
+
+    url: str = Field(
+        pattern=r"^https?://", max_length=2048,
+        description="URL POSTed a JSON document for every alert created or changed.",
+    )  # fmt: skip
+    secret: str = Field(
+        min_length=16, max_length=512,
+        description="HMAC-SHA256 key of the X-Vms-Signature header (sha256=<hex>).",
+    )  # fmt: skip
+
+
 class AlertsConfig(_Model):
     """The alert desk's worker (docs/design/alerts.md): alerts from analytics events,
     technical supervision of the streams, acknowledgement deadlines (ALR-01..03)."""
@@ -479,6 +518,57 @@ class AlertsConfig(_Model):
         5.0, ge=1, le=60,
         description="Period of the check of acknowledgement deadlines (overdue alerts are "
         "escalated).",
+    )  # fmt: skip
+    flap_count: int = Field(
+        3, ge=0, le=100,
+        description="A technical fault raised this many times within flap_window_s is held "
+        "open when it clears instead of being closed and re-opened (0: never).",
+    )  # fmt: skip
+    flap_window_s: float = Field(
+        600.0, ge=10, le=86400, description="Window of the flapping rule (flap_count)."
+    )
+    mqtt: AlertsMqttConfig | None = Field(None, description="MQTT input; none by default.")
+    webhooks: list[AlertWebhookConfig] = Field(
+        default_factory=list, max_length=20,
+        description="Receivers of every alert created or changed (signed JSON, retried).",
+    )  # fmt: skip
+    health_interval_s: float = Field(
+        60.0, ge=5, le=3600, description="Period of the health checks of the cameras."
+    )
+    quality_window_s: float = Field(
+        300.0, ge=30, le=86400,
+        description="A camera none of whose stored streams met its quality floor "
+        "(cameras.quality_floor) during this window raises « qualité insuffisante ».",
+    )  # fmt: skip
+    max_gap_s: float = Field(
+        30.0, ge=1, le=86400,
+        description="A recording gap longer than this in the last gap_period_s raises "
+        "« enregistrement discontinu ».",
+    )  # fmt: skip
+    gap_period_s: float = Field(
+        3600.0, ge=60, le=604800, description="Period over which recording gaps are checked."
+    )
+    max_clock_drift_ms: int = Field(
+        1000, ge=100, le=60000,
+        description="A camera clock drifting more than this raises « dérive de l'horloge ».",
+    )  # fmt: skip
+    replica_grace_s: float = Field(
+        300.0, ge=30, le=86400,
+        description="A segment stored longer ago than this and missing from a replica "
+        "raises « segments absents d'une réplique » (the repair task had its chance).",
+    )  # fmt: skip
+    replica_period_s: float = Field(
+        3600.0, ge=60, le=604800, description="Period over which replicas are checked."
+    )
+    min_free_percent: float = Field(
+        10.0, ge=0, le=90,
+        description="Free space of a local replica under this share of its disk raises "
+        "« espace de stockage insuffisant » (S3 replicas: not checked).",
+    )  # fmt: skip
+    health_overdue_s: float = Field(
+        300.0, ge=30, le=86400,
+        description="Health checks not run for this long (desk stopped or stalled) raise "
+        "« contrôle de santé en retard »; longer than health_interval_s.",
     )  # fmt: skip
 
 
@@ -514,6 +604,8 @@ class Config(_Model):
                 "alerts.stream_timeout_s doit dépasser ingest.segment_duration_s "
                 "(un segment n'est enregistré qu'une fois fini)"
             )
+        if alerts.health_overdue_s <= alerts.health_interval_s:
+            raise ValueError("alerts.health_overdue_s doit dépasser alerts.health_interval_s")
         return self
 
     def retention_for(self, camera: CameraConfig) -> int:

@@ -19,6 +19,7 @@ import json
 import ssl
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 import aiohttp
 import pytest
@@ -845,6 +846,161 @@ def _ticket_action(env: WebEnv, s: requests.Session, f: Foreign) -> None:
     r = s.post(f"{env.url}/api/v1/tickets/{ticket}/actions", json=body)
     assert r.status_code == 404, r.text
     assert env.sql("SELECT state FROM tickets WHERE id = %s", (ticket,)) == [("ouvert",)]
+
+
+# -- camera health (« Santé des caméras ») --------------------------------------------
+
+
+def _secret_bitrate(f: Foreign) -> int:
+    """A bitrate that marks the foreign commune's samples (earlier pairs seed others)."""
+    return 1_234_500 + sorted(CAMERA_OF).index(f.tenant)
+
+
+def _foreign_health(env: WebEnv, f: Foreign) -> int:
+    """A health sample and an open technical fault of the foreign camera."""
+    env.sql(
+        "INSERT INTO health_samples (camera_id, stream, at, window_s, bitrate_bps, fps, "
+        "width, height, gop_frames, clock_drift_ms, frames) VALUES "
+        "(%s, 'main', now() - interval '1 minute', 10, %s, 25, 1280, 720, 50, 0, 250)",
+        (f.camera, _secret_bitrate(f)),
+    )
+    return _foreign_alert(env, f, "technique")
+
+
+@case("GET", "/api/v1/health/cameras")
+def _health_overview(env: WebEnv, s: requests.Session, f: Foreign) -> None:
+    _foreign_health(env, f)
+    for params in ({}, {"camera": f.camera}):
+        r = s.get(f"{env.url}/api/v1/health/cameras", params=params)
+        assert r.status_code == 200, r.text
+        cams = r.json()["cameras"]
+        assert all(c["tenant_id"] != f.tenant and c["id"] != f.camera for c in cams)
+        assert f"secrète {f.tenant}" not in r.text
+        assert str(_secret_bitrate(f)) not in r.text
+
+
+@case("GET", "/api/v1/cameras/{camera_id}/health")
+def _camera_health(env: WebEnv, s: requests.Session, f: Foreign) -> None:
+    _foreign_health(env, f)
+    r = s.get(f"{env.url}/api/v1/cameras/{f.camera}/health")
+    assert r.status_code == 404, r.text
+
+
+# -- alert desk inputs and maintenance windows (issue 7, CSD-13) -----------------------
+
+
+@case("POST", "/api/v1/alerts/inputs/{source}")
+def _alert_input(env: WebEnv, s: requests.Session, f: Foreign) -> None:
+    title = f"Alarme intruse {f.tenant}"
+    for target in ({"camera_id": f.camera}, {"commune": f.tenant}):
+        body = {**target, "kind": "externe", "title": title, "external_id": f"x-{f.tenant}"}
+        refused(s.post(f"{env.url}/api/v1/alerts/inputs/centrale", json=body))
+    assert env.sql("SELECT count(*) FROM alerts WHERE title = %s", (title,)) == [(0,)]
+
+
+def _foreign_window(env: WebEnv, f: Foreign) -> int:
+    rows = env.sql(
+        "INSERT INTO camera_maintenance (tenant_id, camera_id, from_at, to_at, reason, "
+        "created_by, created_at) VALUES (%s, %s, now(), now() + interval '1 hour', %s, "
+        "'tech', now()) RETURNING id",
+        (f.tenant, f.camera, f"Maintenance secrète {f.tenant}"),
+    )
+    return int(rows[0][0])  # type: ignore[call-overload]
+
+
+@case("GET", "/api/v1/maintenance")
+def _maintenance_list(env: WebEnv, s: requests.Session, f: Foreign) -> None:
+    window = _foreign_window(env, f)
+    for params in ({}, {"camera": f.camera}, {"past": "1"}):
+        r = s.get(f"{env.url}/api/v1/maintenance", params=params)
+        assert r.status_code == 200, r.text
+        assert window not in [w["id"] for w in r.json()["windows"]]
+        assert f"secrète {f.tenant}" not in r.text
+
+
+@case("POST", "/api/v1/maintenance")
+def _maintenance_create(env: WebEnv, s: requests.Session, f: Foreign) -> None:
+    now = datetime.now(UTC)
+    body = {
+        "camera_id": f.camera,
+        "from_at": now.isoformat(),
+        "to_at": (now + timedelta(hours=1)).isoformat(),
+        "reason": f"Intrus {f.tenant}",
+    }
+    refused(s.post(f"{env.url}/api/v1/maintenance", json=body))
+    assert env.sql(
+        "SELECT count(*) FROM camera_maintenance WHERE reason = %s", (body["reason"],)
+    ) == [(0,)]
+
+
+@case("DELETE", "/api/v1/maintenance/{window_id}")
+def _maintenance_delete(env: WebEnv, s: requests.Session, f: Foreign) -> None:
+    window = _foreign_window(env, f)
+    assert s.delete(f"{env.url}/api/v1/maintenance/{window}").status_code == 404
+    assert env.sql("SELECT deleted_at FROM camera_maintenance WHERE id = %s", (window,)) == [
+        (None,)
+    ]
+
+
+# -- reports (issue 7, vms/web/api/reports.py) -----------------------------------------
+
+REPORT_TYPES = ("enregistrements", "usage", "alertes", "tickets", "disponibilite", "registre")
+
+
+def _foreign_report(env: WebEnv, f: Foreign) -> int:
+    rows = env.sql(
+        "INSERT INTO reports (tenant_id, kind, period_start, period_end, created_at, created_by, "
+        "content) VALUES (%s, 'enregistrements', now() - interval '1 day', now(), now(), "
+        "'systeme', %s) ON CONFLICT DO NOTHING RETURNING id",
+        (f.tenant, f"commune;secret-{f.tenant}"),
+    ) or env.sql("SELECT id FROM reports WHERE tenant_id = %s", (f.tenant,))
+    return int(rows[0][0])  # type: ignore[call-overload]
+
+
+@case("GET", "/api/v1/reports")
+def _reports(env: WebEnv, s: requests.Session, f: Foreign) -> None:
+    report_id = _foreign_report(env, f)
+    r = s.get(f"{env.url}/api/v1/reports")
+    if r.status_code != 200:
+        return refused(r)
+    assert report_id not in [x["id"] for x in r.json()["reports"]]
+    refused(s.get(f"{env.url}/api/v1/reports?commune={f.tenant}"))
+
+
+@case("GET", "/api/v1/reports/{report_id}/csv")
+def _report_stored(env: WebEnv, s: requests.Session, f: Foreign) -> None:
+    r = s.get(f"{env.url}/api/v1/reports/{_foreign_report(env, f)}/csv")
+    refused(r)
+    assert "secret-" not in r.text
+
+
+@case("GET", "/api/v1/reports/csv")
+def _report_csv(env: WebEnv, s: requests.Session, f: Foreign) -> None:
+    env.sql(
+        "INSERT INTO alerts (tenant_id, camera_id, source, kind, priority, title, raised_at, "
+        "ack_due_at) VALUES (%s, %s, 'manuelle', 'manuelle', 3, 'x', now() - interval '1 hour', "
+        "now())",
+        (f.tenant, f.camera),
+    )
+    now = datetime.now(UTC)
+    period = {"since": (now - timedelta(days=300)).isoformat(), "until": now.isoformat()}
+    for kind in REPORT_TYPES:
+        r = s.get(f"{env.url}/api/v1/reports/csv", params={"type": kind, **period})
+        if r.status_code == 200:
+            rows = list(csv.DictReader(io.StringIO(r.content.decode("utf-8-sig")), delimiter=";"))
+            assert all(row["commune"] != f.tenant for row in rows), kind
+            assert f.camera not in r.text.split(";"), kind
+        else:
+            refused(r)
+        params = {"type": kind, "commune": f.tenant, **period}
+        refused(s.get(f"{env.url}/api/v1/reports/csv", params=params))
+
+
+@case("GET", "/api/v1/reports/reversibility")
+def _reversibility(env: WebEnv, s: requests.Session, f: Foreign) -> None:
+    r = s.get(f"{env.url}/api/v1/reports/reversibility", params={"commune": f.tenant})
+    refused(r)
+    assert r.headers["Content-Type"] != "application/zip"
 
 
 def _setup(env: WebEnv) -> tuple[dict[str, requests.Session], dict[str, Foreign]]:

@@ -13,6 +13,8 @@ One thread, one PostgreSQL connection LISTENing on ``vms_events``:
 - every ``check_interval_s``, the stream check: a configured camera with no segment
   stored for ``stream_timeout_s`` (counted from the desk's start at the earliest)
   raises ``flux_interrompu`` the same way; a segment stored again clears it;
+- every ``health.settings.interval_s``, the health checks of ``vms.alerts.health``
+  (quality floors, gaps, clock drift, replicas, free space, checks run late);
 - every ``sla_interval_s``, the alerts still ``nouvelle`` past their deadline are
   escalated once (``vms.domain.alerts.overdue``).
 
@@ -30,10 +32,11 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
 import psycopg
 
+from vms.alerts.health import HealthChecker
 from vms.alerts.store import (
     EVENTS_CHANNEL,
     NOT_ALERTS,
@@ -55,6 +58,11 @@ STREAM_FAULT_TITLE = "Flux vidéo interrompu"
 STREAM_BACK = "flux vidéo rétabli"
 
 
+class Worker(Protocol):
+    def start(self) -> None: ...
+    def stop(self) -> None: ...
+
+
 @dataclass(frozen=True, slots=True)
 class DeskSettings:
     stream_timeout_s: float = 60.0
@@ -70,6 +78,7 @@ class AlertDesk:
         cameras: Iterable[str],
         clock: Clock,
         settings: DeskSettings | None = None,
+        health: HealthChecker | None = None,
     ) -> None:
         self.dsn = dsn
         self.store = store
@@ -77,24 +86,35 @@ class AlertDesk:
         """The configured cameras whose streams are supervised."""
         self.clock = clock
         self.settings = settings or DeskSettings()
+        self.health = health
+        """The periodic health checks (``vms.alerts.health``), run in this thread."""
         self.stream_checks = 0
         self.sla_checks = 0
         """Runs of each periodic check so far (tests wait on them, not on time)."""
         self._started_at: datetime | None = None
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="alert-desk", daemon=True)
+        self._workers: list[Worker] = []
 
     # -- lifecycle -----------------------------------------------------------------
+
+    def attach(self, *workers: Worker) -> None:
+        """Workers started and stopped with the desk (MQTT input, outgoing webhooks)."""
+        self._workers.extend(workers)
 
     def start(self) -> None:
         self._started_at = self.clock.now()
         self._thread.start()
+        for w in self._workers:
+            w.start()
         log.info(
             "alert desk: %d camera(s) supervised, stream timeout %s s",
             len(self.cameras), self.settings.stream_timeout_s,
         )  # fmt: skip
 
     def stop(self) -> None:
+        for w in self._workers:
+            w.stop()
         self._stop.set()
         if self._thread.ident is not None:
             self._thread.join(10)
@@ -236,8 +256,10 @@ class AlertDesk:
         s = self.settings
         next_check = time.monotonic() + min(s.check_interval_s, s.stream_timeout_s)
         next_sla = time.monotonic()
+        next_health = time.monotonic() if self.health is not None else float("inf")
         while not self._stop.is_set():
-            wait_s = min(next_check, next_sla, time.monotonic() + 1.0) - time.monotonic()
+            wait_s = min(next_check, next_sla, next_health, time.monotonic() + 1.0)
+            wait_s -= time.monotonic()
             payloads = [n.payload for n in conn.notifies(timeout=max(0.01, wait_s))]
             for payload in payloads:
                 self.notified(payload)
@@ -247,3 +269,11 @@ class AlertDesk:
             if time.monotonic() >= next_check:
                 next_check = time.monotonic() + s.check_interval_s
                 self.check_streams()
+            if self.health is not None and time.monotonic() >= next_health:
+                next_health = time.monotonic() + self.health.settings.interval_s
+                try:
+                    self.health.run(self.clock.now())
+                except psycopg.Error:
+                    raise
+                except Exception:  # the other checks and the alerts go on
+                    log.exception("alert desk: health checks failed")

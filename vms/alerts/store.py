@@ -21,6 +21,14 @@ import psycopg
 from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool
 
+from vms.alerts.inputs import ExternalInput, columns, raised_at
+from vms.alerts.suppression import FLAPPING, FlapSettings, flapping, maintenance_report
+from vms.db.alerts import (
+    ACTIVE_MAINTENANCE_SQL,
+    EXISTING_EXTERNAL_SQL,
+    EXTERNAL_KINDS_SQL,
+    INSERT_EXTERNAL_SQL,
+)
 from vms.db.audit import append_sync
 from vms.domain.alerts import (
     SYSTEM_ACTOR,
@@ -31,6 +39,7 @@ from vms.domain.alerts import (
     overdue,
     system_close,
 )
+from vms.errors import invalid
 
 log = logging.getLogger(__name__)
 
@@ -140,8 +149,9 @@ def append_audit(
 class AlertStore:
     """The desk's database adapter."""
 
-    def __init__(self, pool: ConnectionPool) -> None:
+    def __init__(self, pool: ConnectionPool, flap: FlapSettings | None = None) -> None:
         self.pool = pool
+        self.flap = flap or FlapSettings()
         self._procedures: dict[str, Procedure] | None = None
         self._unknown_kinds: set[str] = set()
 
@@ -230,6 +240,9 @@ class AlertStore:
                 return None
             alert_id = int(row[0])
             self._created(conn, alert_id, ev.tenant_id, now, {"evenement": ev.id, "kind": ev.kind})
+            window = _maintenance(conn, ev.camera_id, ev.at)
+            if window is not None:
+                self._suppress(conn, alert_id, ev.tenant_id, window, now)
         log.info("%s: alert %d raised (%s, event %d)", ev.camera_id, alert_id, ev.kind, ev.id)
         return alert_id
 
@@ -246,6 +259,11 @@ class AlertStore:
                 log.warning("%s: fault %s on an unknown camera", fault.camera_id, fault.fault)
                 return None, None
             tenant, name, location = cam
+            window = _maintenance(conn, fault.camera_id, fault.at)
+            if window is not None:
+                log.debug("%s: fault %s not raised: maintenance %d", fault.camera_id,
+                         fault.fault, window[0])  # fmt: skip
+                return None, None
             event_id, event_at = fault.event or (None, None)
             row = conn.execute(
                 "INSERT INTO alerts (tenant_id, camera_id, source, kind, priority, title, "
@@ -315,6 +333,23 @@ class AlertStore:
                 "FOR UPDATE",
                 (key, raised_before, raised_before),
             ).fetchone()
+            if row is not None and self._flapping(conn, key, now):
+                alert = _alert(row)
+                held = conn.execute(
+                    "SELECT 1 FROM alert_history WHERE alert_id = %s AND action = %s "
+                    "AND at >= %s LIMIT 1",
+                    (alert.id, FLAPPING, alert.view.raised_at),
+                ).fetchone()
+                if held is None:
+                    detail = {"motif": reason, "levees": self.flap.count,
+                              "fenetre_s": self.flap.window_s}  # fmt: skip
+                    self._history(conn, alert.id, alert.tenant_id, now, FLAPPING,
+                                  alert.view.state, alert.view.state, detail)  # fmt: skip
+                    append_audit(conn, now, f"alert.{FLAPPING}", alert.tenant_id,
+                                 f"alert:{alert.id}", detail)  # fmt: skip
+                    self._notify(conn, alert.id, alert.tenant_id)
+                log.info("%s: fault %s flaps: alert %d held open", camera_id, fault, alert.id)
+                return None, None
             if row is not None:
                 alert = _alert(row)
                 self._apply(conn, alert, system_close(alert.view, reason, now), "close", now)
@@ -384,6 +419,96 @@ class AlertStore:
             log.info("alerts %s escalated: acknowledgement deadline passed", done)
         return done
 
+    # -- external inputs (MQTT) ----------------------------------------------------
+
+    def create_external(
+        self, msg: ExternalInput, input_source: str, now: datetime
+    ) -> tuple[int, bool]:
+        """The alert of an external alarm, as the webhook stores it (actor: the input);
+        (alert id, created). VmsError (INVALID_ARGUMENT) for an unknown camera, commune
+        or kind."""
+        with self.pool.connection() as conn, conn.transaction():
+            if msg.camera_id is not None:
+                row = conn.execute(
+                    "SELECT tenant_id FROM cameras WHERE id = %s", (msg.camera_id,)
+                ).fetchone()
+            else:
+                row = conn.execute(
+                    "SELECT id FROM tenants WHERE id = %s", (msg.commune,)
+                ).fetchone()
+            if row is None:
+                raise invalid(f"Caméra ou commune inconnue : {msg.camera_id or msg.commune}.")
+            tenant = str(row[0])
+            kinds = {r[0] for r in conn.execute(EXTERNAL_KINDS_SQL).fetchall()}
+            if msg.kind not in kinds:
+                raise invalid(f"Type d'alarme externe inconnu : {msg.kind}.")
+            if msg.external_id is not None:
+                found = conn.execute(
+                    EXISTING_EXTERNAL_SQL, (tenant, input_source, msg.external_id)
+                ).fetchone()
+                if found is not None:
+                    return int(found[0]), False
+            proc = self.procedure(msg.kind)
+            at = raised_at(msg, now)
+            window = None if msg.camera_id is None else _maintenance(conn, msg.camera_id, at)
+            values = columns(msg, tenant_id=tenant, input_source=input_source,
+                             priority=proc.priority, ack_deadline_s=proc.ack_deadline_s,
+                             maintenance=window, now=now)  # fmt: skip
+            row = conn.execute(
+                INSERT_EXTERNAL_SQL, {**values, "detail": Jsonb(values["detail"])}
+            ).fetchone()
+            if row is None:  # received twice at the same time
+                found = conn.execute(
+                    EXISTING_EXTERNAL_SQL, (tenant, input_source, msg.external_id)
+                ).fetchone()
+                assert found is not None
+                return int(found[0]), False
+            alert_id = int(row[0])
+            detail: dict[str, object] = {"source": input_source, "kind": msg.kind,
+                                         "camera": msg.camera_id,
+                                         "external_id": msg.external_id}  # fmt: skip
+            self._history(conn, alert_id, tenant, now, "create", None, State.NEW, detail,
+                          actor=input_source)  # fmt: skip
+            if window is not None:
+                self._history(conn, alert_id, tenant, now, "close", State.NEW, State.CLOSED,
+                              {"maintenance": window[0]})  # fmt: skip
+                detail["maintenance"] = window[0]
+            append_audit(conn, now, "alert.create", tenant, f"alert:{alert_id}", detail,
+                         actor=input_source)  # fmt: skip
+            self._notify(conn, alert_id, tenant)
+        log.info("external alert %d raised (%s, %s)", alert_id, input_source, msg.kind)
+        return alert_id, True
+
+    # -- suppression rules ---------------------------------------------------------
+
+    def _flapping(self, conn: psycopg.Connection[Any], key: str, now: datetime) -> bool:
+        since = now - timedelta(seconds=self.flap.window_s)
+        rows = conn.execute(
+            "SELECT raised_at FROM alerts WHERE dedup_key = %s AND raised_at >= %s",
+            (key, since),
+        ).fetchall()
+        return flapping((r[0] for r in rows), now, self.flap)
+
+    def _suppress(
+        self,
+        conn: psycopg.Connection[Any],
+        alert_id: int,
+        tenant: str,
+        window: tuple[int, str],
+        now: datetime,
+    ) -> None:
+        """Close at once an alert raised during a maintenance window (kept on record)."""
+        conn.execute(
+            "UPDATE alerts SET state = 'cloturee', closed_at = %s, closed_by = %s, "
+            "qualification = 'technique', report = %s, suppressed_by = %s WHERE id = %s",
+            (now, SYSTEM_ACTOR, maintenance_report(window[1]), window[0], alert_id),
+        )
+        detail = {"maintenance": window[0]}
+        self._history(conn, alert_id, tenant, now, "close", State.NEW, State.CLOSED, detail)
+        append_audit(conn, now, "alert.close", tenant, f"alert:{alert_id}",
+                     {"de": State.NEW.value, "vers": State.CLOSED.value, **detail})  # fmt: skip
+        log.info("alert %d recorded closed: maintenance %d", alert_id, window[0])
+
     # -- common --------------------------------------------------------------------
 
     def _apply(
@@ -418,11 +543,12 @@ class AlertStore:
         from_state: State | None,
         to_state: State,
         detail: dict[str, Any],
+        actor: str = SYSTEM_ACTOR,
     ) -> None:
         conn.execute(
             "INSERT INTO alert_history (alert_id, tenant_id, at, actor, action, from_state, "
             "to_state, detail) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
-            (alert_id, tenant, at, SYSTEM_ACTOR, action,
+            (alert_id, tenant, at, actor, action,
              None if from_state is None else from_state.value, to_state.value,
              Jsonb(json.loads(json.dumps(detail, default=str)))),
         )  # fmt: skip
@@ -431,3 +557,11 @@ class AlertStore:
     def _notify(conn: psycopg.Connection[Any], alert_id: int, tenant: str) -> None:
         payload = json.dumps({"id": alert_id, "tenant_id": tenant})
         conn.execute("SELECT pg_notify(%s, %s)", (ALERTS_CHANNEL, payload))
+
+
+def _maintenance(
+    conn: psycopg.Connection[Any], camera_id: str, at: datetime
+) -> tuple[int, str] | None:
+    """(id, reason) of the camera's maintenance window in force at ``at``."""
+    row = conn.execute(ACTIVE_MAINTENANCE_SQL, (camera_id, at, at)).fetchone()
+    return None if row is None else (int(row[0]), str(row[1]))

@@ -292,3 +292,113 @@ async def change_ticket(conn: Conn, ticket_id: int, changes: dict[str, Any]) -> 
         f"UPDATE tickets SET {assignments} WHERE id = %s",
         (*(changes[c] for c in columns), ticket_id),
     )
+
+
+# -- external inputs and maintenance windows (migration 0012) -----------------------------
+
+EXTERNAL_KINDS_SQL = "SELECT kind FROM alert_procedures WHERE external ORDER BY kind"
+"""The kinds external inputs may raise (shared with the desk's MQTT input)."""
+ACTIVE_MAINTENANCE_SQL = (
+    "SELECT id, reason FROM camera_maintenance WHERE camera_id = %s AND deleted_at IS NULL "
+    "AND from_at <= %s AND to_at > %s ORDER BY id LIMIT 1"
+)
+"""The maintenance window of a camera in force at a time (shared with the desk)."""
+INSERT_EXTERNAL_SQL = (
+    "INSERT INTO alerts (tenant_id, camera_id, source, kind, priority, title, raised_at, "
+    "ack_due_at, detail, input_source, external_id, suppressed_by, state, closed_at, "
+    "closed_by, qualification, report) VALUES (%(tenant)s, %(camera)s, 'externe', %(kind)s, "
+    "%(priority)s, %(title)s, %(raised_at)s, %(ack_due_at)s, %(detail)s, %(input_source)s, "
+    "%(external_id)s, %(suppressed_by)s, %(state)s, %(closed_at)s, %(closed_by)s, "
+    "%(qualification)s, %(report)s) ON CONFLICT (tenant_id, input_source, external_id) "
+    "WHERE external_id IS NOT NULL DO NOTHING RETURNING id"
+)
+"""One external alert, nothing if its ``external_id`` was already received (shared with
+the desk's MQTT input; parameters from ``vms.alerts.inputs.columns``)."""
+EXISTING_EXTERNAL_SQL = (
+    "SELECT id FROM alerts WHERE tenant_id = %s AND input_source = %s AND external_id = %s"
+)
+
+
+async def external_kinds(conn: Conn) -> list[str]:
+    cur = await conn.execute(EXTERNAL_KINDS_SQL)
+    return [str(r["kind"]) for r in await cur.fetchall()]
+
+
+async def active_maintenance(
+    conn: Conn, camera_id: str | None, at: datetime
+) -> tuple[int, str] | None:
+    """(window id, reason) of the camera's maintenance window in force at ``at``."""
+    if camera_id is None:
+        return None
+    cur = await conn.execute(ACTIVE_MAINTENANCE_SQL, (camera_id, at, at))
+    row = await cur.fetchone()
+    return None if row is None else (_int(row["id"]), str(row["reason"]))
+
+
+async def insert_external(conn: Conn, columns: dict[str, Any]) -> int | None:
+    """The new external alert's id; None if its ``external_id`` was already received."""
+    cur = await conn.execute(INSERT_EXTERNAL_SQL, {**columns, "detail": Jsonb(columns["detail"])})
+    row = await cur.fetchone()
+    return None if row is None else _int(row["id"])
+
+
+async def existing_external(
+    conn: Conn, tenant_id: str, input_source: str, external_id: str
+) -> int | None:
+    cur = await conn.execute(EXISTING_EXTERNAL_SQL, (tenant_id, input_source, external_id))
+    row = await cur.fetchone()
+    return None if row is None else _int(row["id"])
+
+
+async def maintenance_windows(
+    conn: Conn, cameras: Sequence[str], *, camera: str | None, include_past: bool, now: datetime
+) -> list[dict[str, Any]]:
+    """Windows of ``cameras`` not withdrawn (``include_past``: also the finished ones)."""
+    cur = await conn.execute(
+        "SELECT w.id, w.tenant_id, w.camera_id, c.name AS camera_name, w.from_at, w.to_at, "
+        "w.reason, w.created_by, w.created_at FROM camera_maintenance w "
+        "JOIN cameras c ON c.id = w.camera_id WHERE w.camera_id = ANY (%(cams)s) "
+        "AND w.deleted_at IS NULL AND (%(past)s OR w.to_at > %(now)s) "
+        "AND (%(camera)s::text IS NULL OR w.camera_id = %(camera)s) "
+        "ORDER BY w.from_at DESC, w.id DESC LIMIT 500",
+        {"cams": list(cameras), "past": include_past, "now": now, "camera": camera},
+    )
+    return list(await cur.fetchall())
+
+
+async def maintenance_window(conn: Conn, window_id: int) -> dict[str, Any] | None:
+    cur = await conn.execute(
+        "SELECT w.*, coalesce((SELECT array_agg(m.group_id ORDER BY m.group_id) FROM "
+        "camera_group_members m WHERE m.camera_id = w.camera_id), '{}') AS camera_groups "
+        "FROM camera_maintenance w WHERE w.id = %s AND w.deleted_at IS NULL FOR UPDATE",
+        (window_id,),
+    )
+    return await cur.fetchone()
+
+
+async def insert_maintenance(
+    conn: Conn,
+    *,
+    tenant_id: str,
+    camera_id: str,
+    from_at: datetime,
+    to_at: datetime,
+    reason: str,
+    by: str,
+    now: datetime,
+) -> int:
+    cur = await conn.execute(
+        "INSERT INTO camera_maintenance (tenant_id, camera_id, from_at, to_at, reason, "
+        "created_by, created_at) VALUES (%s, %s, %s, %s, %s, %s, %s) RETURNING id",
+        (tenant_id, camera_id, from_at, to_at, reason, by, now),
+    )
+    row = await cur.fetchone()
+    assert row is not None
+    return _int(row["id"])
+
+
+async def withdraw_maintenance(conn: Conn, window_id: int, by: str, now: datetime) -> None:
+    await conn.execute(
+        "UPDATE camera_maintenance SET deleted_at = %s, deleted_by = %s WHERE id = %s",
+        (now, by, window_id),
+    )

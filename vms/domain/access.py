@@ -26,6 +26,9 @@ class Action(enum.StrEnum):
     READ_AUDIT = "read_audit"
     HANDLE_ALERTS = "handle_alerts"
     """Handle the alert desk's alerts of a camera (acknowledge, escalate, close...)."""
+    ALERT_INPUT = "alert_input"
+    """Post external alarms (webhook of a hypervisor, an intrusion alarm, a sensor) on
+    a camera or a commune; meant for a machine client's API token."""
 
 
 IMAGE_ACTIONS = frozenset(

@@ -29,8 +29,9 @@ from typing import Any
 
 import psycopg
 from aiohttp import WSMsgType, web
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
+from vms.alerts import inputs
 from vms.db import accounts
 from vms.db import alerts as db
 from vms.db.scope import Conn, scoped
@@ -56,6 +57,8 @@ from vms.web.routes import Param, Route
 logger = logging.getLogger(__name__)
 
 HANDLE = (Action.HANDLE_ALERTS,)
+INPUT = (Action.ALERT_INPUT,)
+MAX_MAINTENANCE = timedelta(days=31)
 TECHNICAL = (Action.HANDLE_ALERTS, Action.ADMIN_CAMERAS)
 """Technical alerts and tickets: the alert desk or the camera administrators."""
 MAX_ALERTS = 500
@@ -335,6 +338,172 @@ async def create_alert(request: web.Request) -> web.StreamResponse:
         card = await _card(conn, row, now)
     svc.audit.committed(entry)
     return ok(card, status=201)
+
+
+# -- external inputs (CSD-13) and maintenance windows ---------------------------------------
+
+
+async def _input_target(
+    request: web.Request, caller: Caller, msg: inputs.ExternalInput
+) -> tuple[str, str | None]:
+    """(tenant, camera) of an external alarm if the caller may post it there
+    (``alert_input`` on the camera, or on the whole commune): 404/403 audited."""
+    svc = services(request)
+    now = svc.clock.now()
+    today = now.date()
+    if msg.camera_id is not None:
+        async with scoped(svc.pool, visible_tenants(caller.principal, INPUT, today)) as c:
+            row = await accounts.camera(c, msg.camera_id, now)
+        ref = camera_ref(row) if row is not None else None
+        if row is None or not decide(caller.principal, Action.ALERT_INPUT, ref, today):
+            await refuse(request, caller, "caméra hors du périmètre", target=msg.camera_id,
+                         hide=True)  # fmt: skip
+        return str(row["tenant"]), str(row["id"])
+    tenant = str(msg.commune)
+    decision = decide(caller.principal, Action.ALERT_INPUT, None, today, tenant=tenant)
+    if not decision:
+        await refuse(request, caller, "commune hors du périmètre", target=tenant, hide=True)
+    return tenant, None
+
+
+async def post_input(request: web.Request) -> web.StreamResponse:
+    """An external alarm (webhook of a hypervisor or an alarm panel); idempotent on
+    ``external_id``; audited."""
+    caller = caller_of(request)
+    svc = services(request)
+    source = request.match_info["source"]
+    if not inputs.SOURCE.fullmatch(source):
+        raise invalid("Source invalide : minuscules, chiffres, « _ », « . » ou « - ».")
+    msg = await body_of(request, inputs.ExternalInput)
+    tenant, camera = await _input_target(request, caller, msg)
+    now = svc.clock.now()
+    async with scoped(svc.pool, {tenant}) as conn:
+        if msg.kind not in await db.external_kinds(conn):
+            raise invalid(f"Type d'alarme externe inconnu : {msg.kind}.")
+        if msg.external_id is not None:
+            known = await db.existing_external(conn, tenant, source, msg.external_id)
+            if known is not None:
+                row = await db.alert(conn, known)
+                assert row is not None
+                return ok({**summary(row, now), "doublon": True})
+        priority, deadline = await db.deadline_s(conn, msg.kind)
+        window = await db.active_maintenance(conn, camera, inputs.raised_at(msg, now))
+        columns = inputs.columns(msg, tenant_id=tenant, input_source=source, priority=priority,
+                                 ack_deadline_s=deadline, maintenance=window, now=now)  # fmt: skip
+        alert_id = await db.insert_external(conn, columns)
+        if alert_id is None:  # the same alarm received at the same time
+            known = await db.existing_external(conn, tenant, source, str(msg.external_id))
+            row = await db.alert(conn, int(known or 0))
+            assert row is not None
+            return ok({**summary(row, now), "doublon": True})
+        detail: dict[str, object] = {"source": source, "kind": msg.kind, "camera": camera,
+                  "external_id": msg.external_id}  # fmt: skip
+        await db.add_history(conn, alert_id, tenant, now, caller.user.login, "create", None,
+                             machine.State.NEW.value, detail)  # fmt: skip
+        if window is not None:
+            await db.add_history(conn, alert_id, tenant, now, machine.SYSTEM_ACTOR, "close",
+                                 machine.State.NEW.value, machine.State.CLOSED.value,
+                                 {"maintenance": window[0]})  # fmt: skip
+            detail["maintenance"] = window[0]
+        await db.notify(conn, alert_id, tenant)
+        entry = await svc.audit.append_in(
+            conn, caller.actor, "alert.create", tenant=tenant, target=f"alert:{alert_id}",
+            detail=detail, source_ip=client_ip(request),
+        )  # fmt: skip
+        row = await db.alert(conn, alert_id)
+        assert row is not None
+    svc.audit.committed(entry)
+    return ok(summary(row, now), status=201)
+
+
+def _window_json(row: dict[str, Any]) -> dict[str, Any]:
+    return {k: row[k] for k in ("id", "tenant_id", "camera_id", "camera_name", "from_at", "to_at",
+                                "reason", "created_by", "created_at")}  # fmt: skip
+
+
+async def list_maintenance(request: web.Request) -> web.StreamResponse:
+    """Maintenance windows of the cameras the caller administers."""
+    caller = caller_of(request)
+    svc = services(request)
+    now = svc.clock.now()
+    camera = _camera_param(request)
+    past = request.query.get("past") in ("1", "true")
+    tenants = visible_tenants(caller.principal, Action.ADMIN_CAMERAS, now.date())
+    async with scoped(svc.pool, tenants) as conn:
+        cams = [
+            str(r["id"])
+            for r in await accounts.cameras(conn, now)
+            if decide(caller.principal, Action.ADMIN_CAMERAS, camera_ref(r), now.date())
+        ]
+        rows = await db.maintenance_windows(conn, cams, camera=camera, include_past=past, now=now)
+    return ok({"windows": [_window_json(r) for r in rows]})
+
+
+class MaintenanceBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    camera_id: str = Field(description="Caméra en maintenance", pattern=IDENT)
+    from_at: AwareDatetime = Field(description="Début (ISO 8601, avec fuseau)")
+    to_at: AwareDatetime = Field(description="Fin (ISO 8601, avec fuseau, exclue)")
+    reason: str = Field(description="Motif", min_length=1, max_length=1000)
+
+
+async def create_maintenance(request: web.Request) -> web.StreamResponse:
+    """Declare a maintenance window on a camera (admin_cameras); audited."""
+    caller = caller_of(request)
+    svc = services(request)
+    body = await body_of(request, MaintenanceBody)
+    if body.to_at <= body.from_at:
+        raise invalid("Plage horaire invalide : la fin doit suivre le début.")
+    if body.to_at - body.from_at > MAX_MAINTENANCE:
+        raise invalid("Une maintenance dure 31 jours au plus.")
+    if not body.reason.strip():
+        raise invalid("Le motif de la maintenance est obligatoire.")
+    cam = await camera_for(request, caller, Action.ADMIN_CAMERAS, body.camera_id)
+    tenant, now = str(cam["tenant"]), svc.clock.now()
+    async with scoped(svc.pool, {tenant}) as conn:
+        window_id = await db.insert_maintenance(
+            conn, tenant_id=tenant, camera_id=str(cam["id"]), from_at=body.from_at,
+            to_at=body.to_at, reason=body.reason.strip(), by=caller.user.login, now=now,
+        )  # fmt: skip
+        entry = await svc.audit.append_in(
+            conn, caller.actor, "maintenance.create", tenant=tenant,
+            target=f"maintenance:{window_id}",
+            detail={"camera": cam["id"], "de": body.from_at.isoformat(),
+                    "a": body.to_at.isoformat(), "motif": body.reason.strip()},
+            source_ip=client_ip(request),
+        )  # fmt: skip
+        rows = await db.maintenance_windows(conn, [str(cam["id"])], camera=None,
+                                            include_past=True, now=now)  # fmt: skip
+    svc.audit.committed(entry)
+    return ok(_window_json(next(r for r in rows if r["id"] == window_id)), status=201)
+
+
+async def delete_maintenance(request: web.Request) -> web.StreamResponse:
+    """Withdraw a maintenance window (kept for the record); audited."""
+    caller = caller_of(request)
+    svc = services(request)
+    window_id = path_int(request, "window_id")
+    now = svc.clock.now()
+    today = now.date()
+    target = f"maintenance:{window_id}"
+    async with scoped(svc.pool, visible_tenants(caller.principal, CAMERA_ACTIONS, today)) as c:
+        row = await db.maintenance_window(c, window_id)
+        ref = None if row is None else CameraRef(
+            str(row["camera_id"]), str(row["tenant_id"]),
+            frozenset(str(g) for g in row["camera_groups"]))  # fmt: skip
+        if row is None or not any(decide(caller.principal, a, ref, today) for a in CAMERA_ACTIONS):
+            await refuse(request, caller, "maintenance hors du périmètre", target=target,
+                         hide=True)  # fmt: skip
+        decision = decide(caller.principal, Action.ADMIN_CAMERAS, ref, today)
+        if not decision:
+            await refuse(request, caller, decision, target=target, tenant=str(row["tenant_id"]))
+        await db.withdraw_maintenance(c, window_id, caller.user.login, now)
+        entry = await svc.audit.append_in(
+            c, caller.actor, "maintenance.delete", tenant=str(row["tenant_id"]), target=target,
+            detail={"camera": row["camera_id"]}, source_ip=client_ip(request),
+        )  # fmt: skip
+    svc.audit.committed(entry)
+    return web.Response(status=204)
 
 
 # -- the push -----------------------------------------------------------------------------
@@ -671,6 +840,25 @@ ROUTES = [
           "clôture, réouverture (journalisé)", "alertes", body=AlertActionBody,
           responses={200: "Fiche de l'alerte modifiée", 400: "Champ manquant ou invalide",
                      409: "Transition interdite dans l'état actuel", **_REFUSED}),
+    Route("POST", "/api/v1/alerts/inputs/{source}", post_input,
+          "Alarme externe (hyperviseur, centrale d'alarme, capteur) : droit alert_input, "
+          "sans doublon sur external_id (journalisé)", "alertes", body=inputs.ExternalInput,
+          responses={200: "Alarme déjà reçue (doublon)", 201: "Alerte créée",
+                     400: "Champ manquant ou invalide", **_REFUSED}),
+    Route("GET", "/api/v1/maintenance", list_maintenance,
+          "Fenêtres de maintenance des caméras administrées", "alertes",
+          query=(Param("camera", _STR, "Identifiant de caméra"),
+                 Param("past", {"type": "string", "enum": ["0", "1", "true", "false"]},
+                       "Inclure les maintenances terminées")),
+          responses={200: "Fenêtres de maintenance"}),
+    Route("POST", "/api/v1/maintenance", create_maintenance,
+          "Déclarer une maintenance de caméra : alertes techniques non levées, autres "
+          "alertes consignées clôturées (journalisé)", "alertes", body=MaintenanceBody,
+          responses={201: "Maintenance déclarée", 400: "Champ manquant ou invalide",
+                     **_REFUSED}),
+    Route("DELETE", "/api/v1/maintenance/{window_id}", delete_maintenance,
+          "Retirer une maintenance (conservée pour l'historique ; journalisé)", "alertes",
+          responses={204: "Retirée", **_REFUSED}),
     Route(
         "GET", "/api/v1/tickets", list_tickets, "Tickets d'intervention du périmètre",
         "alertes",

@@ -7,7 +7,7 @@
 // The server decides every transition: the buttons only mirror its state machine
 // (docs/design/alerts.md) and its French refusals are shown beside the form.
 
-import { api, afficher, champ, choix, dire, el, enQuittant, moi, parametresVue, peut } from "./lib.js";
+import { api, afficher, champ, choix, copierTexte, dire, el, enQuittant, moi, parametresVue, peut } from "./lib.js";
 
 export const ETATS_ALERTE = {
   nouvelle: "Nouvelle", prise_en_compte: "Prise en compte", levee_de_doute: "Levée de doute en cours",
@@ -66,6 +66,39 @@ const heure = (iso) => new Date(iso).toLocaleTimeString("fr-FR");
 const deux = (n) => String(n).padStart(2, "0");
 
 /** A duration in French, to the second under an hour ("3 min 05 s", "1 h 12 min"). */
+/**
+ * Listen to the alerts pushed by /api/v1/alerts/stream outside the alerts view (the
+ * wall's automation): ``surAlerte(alert)`` for each, reconnecting with a backoff.
+ * Returns the function that closes it.
+ */
+export function ecouterAlertes(surAlerte) {
+  let ws = null;
+  let delai = 1000;
+  let reprise = null;
+  let fini = false;
+  const connecter = () => {
+    if (fini) return;
+    const scheme = location.protocol === "https:" ? "wss:" : "ws:";
+    try { ws = new WebSocket(`${scheme}//${location.host}/api/v1/alerts/stream`); } catch { plusTard(); return; }
+    const moi = ws;
+    ws.addEventListener("open", () => { delai = 1000; });
+    ws.addEventListener("message", (m) => {
+      let msg;
+      try { msg = JSON.parse(m.data); } catch { return; }
+      if (msg.type === "alert" && msg.alert) surAlerte(msg.alert);
+    });
+    ws.addEventListener("close", () => { if (ws === moi) plusTard(); });
+  };
+  const plusTard = () => {
+    if (fini) return;
+    clearTimeout(reprise);
+    reprise = setTimeout(connecter, delai);
+    delai = Math.min(delai * 2, DELAI_MAX_MS);
+  };
+  connecter();
+  return () => { fini = true; clearTimeout(reprise); if (ws) ws.close(); };
+}
+
 export function duree(ms) {
   const s = Math.max(0, Math.round(ms / 1000));
   if (s < 60) return `${s} s`;
@@ -141,17 +174,7 @@ function lienCree(lien) {
   const url = new URL(lien.url, location.origin).href;
   const champUrl = el("input", { type: "text", readonly: true, value: url, class: "secret", "aria-label": "Lien de partage du direct", spellcheck: "false" });
   const message = el("p", { class: "droits", role: "status" });
-  const copier = async () => {
-    try {
-      await navigator.clipboard.writeText(url);
-      message.textContent = "Lien copié dans le presse-papiers.";
-    } catch {
-      champUrl.select();
-      message.textContent = document.execCommand("copy")
-        ? "Lien copié dans le presse-papiers."
-        : "Copie impossible : le lien est sélectionné, copiez-le avec Ctrl+C.";
-    }
-  };
+  const copier = () => copierTexte(url, champUrl, message);
   return el("div", { class: "lien-cree", "data-lien": String(lien.id) },
     el("p", { text: `Lien de partage du direct pour ${lien.recipient || "le destinataire"}, valable jusqu'au ${dateHeure(lien.expires_at)}.` }),
     el("p", { class: "avertissement", text: "Ce lien ne sera plus affiché : copiez-le maintenant et transmettez-le par un canal sûr." }),

@@ -14,6 +14,8 @@ import { vueConservations, vueExtraits } from "./exports.js";
 import { vueRecherche } from "./search.js";
 import { vueAnalyse } from "./analytics.js";
 import { vueAlertes, vueHistoriqueAlertes, vueTickets } from "./alerts.js";
+import { vueSante } from "./health.js";
+import { vueRapports } from "./reports.js";
 
 const LIBELLES_DROITS = {
   view_live: "Direct", playback: "Relecture", export: "Export", ptz: "PTZ",
@@ -21,6 +23,7 @@ const LIBELLES_DROITS = {
   configure_analytics: "Analyse", admin_users: "Admin. comptes",
   admin_cameras: "Admin. caméras", read_audit: "Audit",
   handle_alerts: "Traiter les alertes",
+  alert_input: "Transmettre des alarmes externes",
 };
 const HABILITATIONS = {
   police_nationale: "Police nationale", gendarmerie: "Gendarmerie nationale",
@@ -305,7 +308,10 @@ async function vueCompte() {
 
 const VUES = { "#/mur": vueMur, "#/cameras": vueCameras, "#/utilisateurs": vueUtilisateurs, "#/audit": vueAudit, "#/compte": vueCompte,
   "#/relecture": vueRelecture, "#/extraits": vueExtraits, "#/conservations": () => vueConservations(), "#/recherche": vueRecherche,
-  "#/analyse": vueAnalyse, "#/alertes": vueAlertes, "#/alertes/historique": vueHistoriqueAlertes, "#/tickets": vueTickets };
+  "#/analyse": vueAnalyse, "#/alertes": vueAlertes, "#/alertes/historique": vueHistoriqueAlertes, "#/tickets": vueTickets,
+  "#/sante": vueSante };
+
+VUES["#/rapports"] = vueRapports;
 
 async function route() {
   if (!moi) return vueConnexion();

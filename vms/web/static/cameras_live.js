@@ -6,7 +6,7 @@
 // right and the transmission switch on; a public link needs admin_cameras and
 // [live] public_links) and show its French refusals as they come.
 
-import { api, dire, el, moi } from "./lib.js";
+import { api, copierTexte, dire, el, moi } from "./lib.js";
 
 export const SERVICES = {
   police_nationale: "Police nationale", gendarmerie: "Gendarmerie",
@@ -175,17 +175,7 @@ function lienCree(camera, lien, fermer) {
   const url = new URL(lien.url, location.origin).href;
   const champUrl = el("input", { type: "text", readonly: true, value: url, class: "secret", "aria-label": "Lien à transmettre", spellcheck: "false" });
   const message = el("p", { class: "droits", role: "status" });
-  const copier = async () => {
-    try {
-      await navigator.clipboard.writeText(url);
-      message.textContent = "Lien copié dans le presse-papiers.";
-    } catch {
-      champUrl.select();
-      message.textContent = document.execCommand("copy")
-        ? "Lien copié dans le presse-papiers."
-        : "Copie impossible : le lien est sélectionné, copiez-le avec Ctrl+C.";
-    }
-  };
+  const copier = () => copierTexte(url, champUrl, message);
   const pour = lien.kind === "partage"
     ? `Lien de partage du direct de « ${camera.name} » pour ${lien.recipient} (${SERVICES[lien.service] ?? lien.service})`
     : `Lien public du direct de « ${camera.name} »`;

@@ -118,3 +118,17 @@ export const ROLES = {
   auditor: "Auditeur", commune_viewer: "Agent communal", requester: "Requérant",
 };
 export const ETATS = { enregistrement: "Enregistrement", interrompu: "Interrompu", hors_ligne: "Hors ligne" };
+
+/** Copies `texte` to the clipboard, or selects `champ` for Ctrl+C where the browser
+ * refuses; says which in `message`. */
+export async function copierTexte(texte, champ, message) {
+  try {
+    await navigator.clipboard.writeText(texte);
+    message.textContent = "Lien copié dans le presse-papiers.";
+  } catch {
+    champ.select();
+    message.textContent = document.execCommand("copy")
+      ? "Lien copié dans le presse-papiers."
+      : "Copie impossible : le lien est sélectionné, copiez-le avec Ctrl+C.";
+  }
+}

@@ -3,9 +3,10 @@
 // ("vues", own and shared), and a full-screen wall mode for the room's big screens.
 // Tiles play the "sub" stream; a tile shown alone plays "main".
 
-import { api, afficher, csrfToken, dire, el, enQuittant, ETATS, parametresVue } from "./lib.js";
+import { api, afficher, csrfToken, dire, el, enQuittant, ETATS, parametresVue, peut } from "./lib.js";
 import { PanneauPtz } from "./ptz.js";
 import { Detections } from "./analytics.js";
+import { ecouterAlertes } from "./alerts.js";
 
 const DISPOSITIONS = [1, 4, 9, 16];
 const MAX_TUILES = 16;
@@ -16,6 +17,9 @@ const ETATS_TUILE = {
   erreur: "Erreur",
 };
 const VIDE = Object.freeze({ camera: null, nom: null, masque: false });
+// « Afficher les alarmes sur le mur » (Smart Wall style): the camera of a new alert of
+// priority <= `priorite` goes to tile `tuile`; kept in this browser.
+const CLE_ALARMES = "vms.mur.alarmes";
 
 // The live player is loaded on first use; if it cannot be, every tile says so.
 let lecteur = null;
@@ -144,7 +148,44 @@ class Mur {
         el("button", { type: "button", text: "Enregistrer", onclick: action(() => this.enregistrer()) }),
         el("button", { type: "button", class: "secondaire", text: "Enregistrer sous…", onclick: action(() => this.enregistrerSous()) }),
         this.boutonSupprimer, this.champPartage),
-      el("button", { type: "button", class: "secondaire", text: "Mode mur", onclick: () => this.modeMur() }));
+      el("button", { type: "button", class: "secondaire", text: "Mode mur", onclick: () => this.modeMur() }),
+      this.creerAlarmes());
+  }
+
+  /** The wall automation's options: on/off, the tile, the highest priority shown. */
+  creerAlarmes() {
+    let reglage = { actif: false, tuile: 1, priorite: 2 };
+    try { reglage = { ...reglage, ...JSON.parse(localStorage.getItem(CLE_ALARMES) ?? "{}") }; } catch { /* defaults */ }
+    this.alarmes = reglage;
+    const garder = () => {
+      this.alarmes = { actif: actif.checked, tuile: Number(tuile.value), priorite: Number(priorite.value) };
+      localStorage.setItem(CLE_ALARMES, JSON.stringify(this.alarmes));
+    };
+    const actif = el("input", { type: "checkbox", id: "mur-alarmes", onchange: garder });
+    actif.checked = reglage.actif;
+    const tuile = el("select", { id: "mur-alarmes-tuile", onchange: garder },
+      Array.from({ length: MAX_TUILES }, (_, i) => el("option", { value: String(i + 1), text: String(i + 1) })));
+    tuile.value = String(reglage.tuile);
+    const priorite = el("select", { id: "mur-alarmes-priorite", onchange: garder },
+      [1, 2, 3, 4].map((p) => el("option", { value: String(p), text: p === 1 ? "1 seulement" : `1 à ${p}` })));
+    priorite.value = String(reglage.priorite);
+    return el("span", { class: "mur-alarmes", hidden: !peut("handle_alerts") },
+      actif, el("label", { for: "mur-alarmes", text: "Afficher les alarmes sur le mur" }),
+      el("label", { for: "mur-alarmes-tuile", text: "tuile" }), tuile,
+      el("label", { for: "mur-alarmes-priorite", text: "priorités" }), priorite);
+  }
+
+  /** A pushed alert: a new one of high enough priority shows its camera on the chosen tile. */
+  alarme(a) {
+    if (!this.alarmes?.actif || a.state !== "nouvelle" || !a.camera_id) return;
+    if (a.priority > this.alarmes.priorite || !this.cameras.has(a.camera_id)) return;
+    this.alarmesVues ??= new Set();
+    if (this.alarmesVues.has(a.id)) return;
+    this.alarmesVues.add(a.id);
+    const i = Math.min(this.alarmes.tuile, MAX_TUILES) - 1;
+    if (i >= this.disposition) this.changerDisposition(DISPOSITIONS.find((d) => d > i));
+    if (this.tuiles[i].camera !== a.camera_id) this.affecter(i, a.camera_id);
+    dire(`Alarme « ${a.title} » : caméra affichée dans la tuile ${i + 1}.`);
   }
 
   // -- tiles -----------------------------------------------------------------------------
@@ -394,6 +435,8 @@ export async function vueMur() {
   // #/mur?camera=<id> (the alert card's « Voir le direct »): that camera alone, on the main stream
   const voulue = parametresVue().get("camera");
   if (voulue && mur.cameras.has(voulue)) { mur.affecter(0, voulue); mur.basculerSeule(0); }
+  // the alerts' push, only where the user handles alerts (the stream refuses others)
+  const fermerAlarmes = peut("handle_alerts") ? ecouterAlertes((a) => mur.alarme(a)) : () => {};
   const touche = (ev) => mur.touche(ev);
   const cache = () => mur.toutArreter();
   const revient = (ev) => { if (ev.persisted) mur.toutJouer(); };
@@ -401,6 +444,7 @@ export async function vueMur() {
   window.addEventListener("pagehide", cache);
   window.addEventListener("pageshow", revient);
   enQuittant(() => {
+    fermerAlarmes();
     mur.toutArreter();
     document.removeEventListener("keydown", touche);
     window.removeEventListener("pagehide", cache);
