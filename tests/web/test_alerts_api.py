@@ -433,3 +433,32 @@ def test_a_full_socket_queue_never_delays_the_others(web: WebEnv) -> None:
     assert slow.overflowed.is_set() and slow.queue.qsize() == QUEUE_SIZE
     assert json.loads(fast.queue.get_nowait())["alert"]["id"] == alert_id
     assert not fast.overflowed.is_set() and other.queue.empty()
+
+
+def test_closing_releases_the_protected_clip_and_reopening_restores_it(web: WebEnv) -> None:
+    """The recorded range around an analytics alert is kept from the purge until the
+    alert is closed (the analytics worker wrote the protection with the event)."""
+    raised = datetime.now(UTC).replace(microsecond=0)
+    alert_id = add_alert(web, "a1", raised_at=raised)
+    web.sql(
+        "INSERT INTO event_protections (event_id, event_at, camera_id, start_at, end_at) "
+        "VALUES (41, %s, 'a1', %s, %s)",
+        (raised, raised - timedelta(seconds=30), raised + timedelta(seconds=30)),
+    )
+    other = add_alert(web, "a2", raised_at=raised - timedelta(seconds=1))  # its own event
+    op = user(web, "op", [("handle_alerts", "commune-a")])
+
+    def released() -> list[tuple[Any, ...]]:
+        return web.sql("SELECT released_at IS NOT NULL, released_by FROM event_protections")
+
+    assert act(web, op, alert_id, action="acknowledge").status_code == 200
+    assert released() == [(False, None)]  # still open: still protected
+    r = act(web, op, alert_id, action="close", qualification="fausse_alerte", report="Ombre.")
+    assert r.status_code == 200, r.text
+    assert released() == [(True, "op")]
+    # closing another alert leaves this protection as it is
+    assert act(web, op, other, action="acknowledge").status_code == 200
+    assert released() == [(True, "op")]
+    r = act(web, op, alert_id, action="reopen", reason="Revu : c'était une personne.")
+    assert r.status_code == 200, r.text
+    assert released() == [(False, None)]

@@ -503,6 +503,12 @@ class AlertStore:
             "qualification = 'technique', report = %s, suppressed_by = %s WHERE id = %s",
             (now, SYSTEM_ACTOR, maintenance_report(window[1]), window[0], alert_id),
         )
+        conn.execute(
+            "UPDATE event_protections p SET released_at = %s, released_by = %s FROM alerts a "
+            "WHERE a.id = %s AND p.event_id = a.event_id AND p.event_at = a.event_at "
+            "AND p.released_at IS NULL",
+            (now, SYSTEM_ACTOR, alert_id),
+        )
         detail = {"maintenance": window[0]}
         self._history(conn, alert_id, tenant, now, "close", State.NEW, State.CLOSED, detail)
         append_audit(conn, now, "alert.close", tenant, f"alert:{alert_id}",

@@ -143,6 +143,17 @@ async def card(conn: Conn, row: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+RELEASE_PROTECTION = (
+    "UPDATE event_protections SET released_at = %s, released_by = %s "
+    "WHERE event_id = %s AND event_at = %s AND released_at IS NULL"
+)
+"""Closing an analytics alert releases the protection of the clip around its event."""
+RESTORE_PROTECTION = (
+    "UPDATE event_protections SET released_at = NULL, released_by = NULL "
+    "WHERE event_id = %s AND event_at = %s"
+)
+
+
 async def change(
     conn: Conn,
     row: dict[str, Any],
@@ -161,6 +172,11 @@ async def change(
               for c in columns]  # fmt: skip
     assignments = ", ".join(f"{c} = %s" for c in columns)
     await conn.execute(f"UPDATE alerts SET {assignments} WHERE id = %s", (*values, row["id"]))
+    if row.get("event_id") is not None and to_state != from_state:
+        if to_state == "cloturee":  # the clip around the event follows normal retention
+            await conn.execute(RELEASE_PROTECTION, (at, actor, row["event_id"], row["event_at"]))
+        elif from_state == "cloturee":  # reopened: protected again (what is left of it)
+            await conn.execute(RESTORE_PROTECTION, (row["event_id"], row["event_at"]))
     await add_history(conn, row["id"], row["tenant_id"], at, actor, action, from_state, to_state,
                       detail)  # fmt: skip
     await notify(conn, row["id"], row["tenant_id"])

@@ -87,10 +87,12 @@ def seed_demo(conn: psycopg.Connection, hasher: PasswordHasher, today: date) -> 
 
     accounts = [
         ("admin", "Administrateur technique", "admin",
-         grants((Action.ADMIN_USERS, Action.ADMIN_CAMERAS, Action.READ_AUDIT), watched),
+         grants((Action.ADMIN_USERS, Action.ADMIN_CAMERAS, Action.READ_AUDIT,
+                 Action.CONFIGURE_ANALYTICS, Action.PLAYBACK), watched),
          True, ("admin_technique", "Arrêté de démonstration n° 1", year)),
         ("operateur", "Opérateur CSD", "operator",
-         grants((Action.VIEW_LIVE, Action.PLAYBACK, Action.EXPORT, Action.PTZ), watched[1:]),
+         grants((Action.VIEW_LIVE, Action.PLAYBACK, Action.EXPORT, Action.PTZ,
+                 Action.HANDLE_ALERTS), watched[1:]),
          True, ("operateur_csd", "Arrêté de démonstration n° 2", year)),
         ("auditeur", "Auditeur", "auditor", grants((Action.READ_AUDIT,), watched), True, None),
         ("agent.a", "Agent de police municipale (commune A)", "commune_viewer",
