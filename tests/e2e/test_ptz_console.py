@@ -131,7 +131,7 @@ def test_admin_probes_a_camera_by_onvif(ptz_env: PtzEnv, pages: tuple[Page, Page
     web.user("admin", "admin", "csd", [("admin_cameras", "commune-a")], mfa=True)
     page, _ = pages
     console.sign_in(page, web, "admin")
-    page.get_by_role("link", name="Caméras").click()
+    page.get_by_role("link", name="Caméras", exact=True).click()
     panel = page.get_by_role("region", name="Ajouter une caméra (ONVIF)")
     panel.get_by_role("button", name="Découvrir les caméras du réseau (WS-Discovery)").click()
     expect(panel.get_by_role("list", name="Caméras découvertes")).to_contain_text("désactivée")
