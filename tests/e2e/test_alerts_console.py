@@ -16,7 +16,6 @@ Screenshots go to ``$VMS_SCREENSHOT_DIR`` when set (docs/images/console-alertes-
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import re
 from collections.abc import Iterator
@@ -31,7 +30,6 @@ import pytest
 from playwright.sync_api import Locator, Page, WebSocketRoute, expect
 from psycopg.types.json import Jsonb
 
-import vms.web.api
 from tests.e2e import test_console as console  # skips this module too without chromium
 from tests.fixtures.web import WebEnv, seed_installation, serving
 from vms.db.migrate import ensure_partitions
@@ -39,23 +37,7 @@ from vms.storage.fs import FsBlobStore
 from vms.storage.reader import SegmentReader
 from vms.web.server import Evidence
 
-
-def _api_registered() -> bool:
-    init = Path(vms.web.api.__file__).read_text(encoding="utf-8")
-    return (
-        importlib.util.find_spec("vms.web.api.alerts") is not None
-        and re.search(r"\balerts\.ROUTES\b", init) is not None
-    )
-
-
-pytestmark = [
-    pytest.mark.integration,
-    pytest.mark.skipif(
-        not _api_registered(),
-        reason="vms.web.api.alerts (the alert desk API) is not registered in "
-        "vms/web/api/__init__.py yet",
-    ),
-]
+pytestmark = pytest.mark.integration
 
 browser = console.browser
 page = console.page

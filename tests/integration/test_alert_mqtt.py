@@ -38,7 +38,7 @@ PASSWD = shutil.which("mosquitto_passwd") or "/usr/bin/mosquitto_passwd"
 def broker(tmp_path: Path) -> Iterator[tuple[int, Path]]:
     """A mosquitto on 127.0.0.1 (user ``vms``, password in a file); (port, password file)."""
     if not Path(MOSQUITTO).exists() or not Path(PASSWD).exists():
-        pytest.skip("mosquitto is not installed (scripts/setup.sh installs it)")
+        pytest.fail("mosquitto is not installed: run scripts/setup.sh")
     port = free_port()
     secret = tmp_path / "mqtt-password"
     secret.write_text("s3cret-mqtt\n")
