@@ -125,6 +125,17 @@ class AnalyticsService:
             self.scheduler.close()
             self.scheduler = None
 
+    def add_source(self, camera_id: str, source: CameraSource) -> None:
+        """Analyse ``camera_id`` here from now on (several analytics workers: this one
+        took the camera's lease), if its configuration says so."""
+        self.sources[camera_id] = source
+        self.sync([camera_id])
+
+    def remove_source(self, camera_id: str) -> None:
+        """Stop analysing ``camera_id`` here (its lease went to another worker)."""
+        self.sources.pop(camera_id, None)
+        self.sync([camera_id])
+
     @property
     def cameras(self) -> dict[str, CameraAnalytics]:
         """The cameras analysed now."""

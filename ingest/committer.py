@@ -21,7 +21,7 @@ import random
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from ingest.spool import ClosedSegment, remove
@@ -56,7 +56,12 @@ class RunClosed:
     cause: GapCause | None
 
 
-Event = RunOpened | RunClosed | ClosedSegment | Gap | HealthSample
+@dataclass(frozen=True, slots=True)
+class _Barrier:
+    done: threading.Event = field(default_factory=threading.Event)
+
+
+Event = RunOpened | RunClosed | ClosedSegment | Gap | HealthSample | _Barrier
 
 
 class Committer:
@@ -103,6 +108,14 @@ class Committer:
         """Wait until every queued event has been handled (tests, benchmarks)."""
         self._queue.join()
 
+    def flush(self, timeout_s: float) -> bool:
+        """Wait until what was queued before this call is handled (a camera handed to
+        another worker: its last segment and the end of its run are in the index
+        first). False if that took longer than ``timeout_s``."""
+        barrier = _Barrier()
+        self._queue.put(barrier)
+        return barrier.done.wait(timeout_s)
+
     # -- work ----------------------------------------------------------------------
 
     def _run(self) -> None:
@@ -137,7 +150,9 @@ class Committer:
                 return
 
     def handle(self, event: Event) -> None:
-        if isinstance(event, ClosedSegment):
+        if isinstance(event, _Barrier):
+            event.done.set()
+        elif isinstance(event, ClosedSegment):
             self.commit_segment(event)
         elif isinstance(event, RunOpened):
             self.index.open_run(

@@ -119,6 +119,7 @@ class StreamRecorder:
         self.state = ConnState.IDLE
         self.backoff = Backoff(config.reconnect_initial_s, config.reconnect_max_s)
         self._stop = threading.Event()
+        self.stop_cause = GapCause.SHUTDOWN
         self._thread: threading.Thread | None = None
         # Where the previous run of each recorded stream ended and why (gap ledger).
         self._last_end: dict[str, tuple[datetime, GapCause | None] | None] = {
@@ -144,7 +145,10 @@ class StreamRecorder:
         self._thread = threading.Thread(target=self.run, name=name, daemon=True)
         self._thread.start()
 
-    def stop(self) -> None:
+    def stop(self, cause: GapCause = GapCause.SHUTDOWN) -> None:
+        """End recording; ``cause`` goes to the run ledger (the camera moves to another
+        worker: ``handover``)."""
+        self.stop_cause = cause
         self._stop.set()
 
     def join(self, timeout: float | None = None) -> None:
@@ -225,7 +229,7 @@ class StreamRecorder:
             codec = ctx.name
             for packet in container.demux(video):
                 if stopping():
-                    cause = GapCause.SHUTDOWN
+                    cause = self.stop_cause
                     break
                 dts = packet.dts
                 size = packet.size

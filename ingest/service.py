@@ -5,6 +5,7 @@ supervises."""
 from __future__ import annotations
 
 import logging
+import threading
 from pathlib import Path
 
 from ingest.committer import Committer
@@ -19,6 +20,7 @@ from vms.domain.model import GapCause
 from vms.domain.ports import SegmentIndex
 
 logger = logging.getLogger(__name__)
+FLUSH_TIMEOUT_S = 15.0
 
 
 class IngestService:
@@ -47,13 +49,17 @@ class IngestService:
         self.committer = committer
         self.clock = clock
         self.recorders: list[StreamRecorder] = []
+        self._running: dict[str, tuple[list[StreamRecorder], list[OnDemandPuller]]] = {}
+        self._lock = threading.Lock()
 
-    def recover(self) -> int:
-        """Commit what a previous process left in the spool, then close its runs."""
+    def recover(self, close_runs: bool = True) -> int:
+        """Commit what a previous process left in the spool, then close its runs
+        (``close_runs``; with several workers each closes the runs of a camera when it
+        takes it: ``start_camera``)."""
         segments = recover(self.spool_dir)
         for seg in segments:
             self.committer.commit_segment(seg)
-        closed = self.index.close_dangling_runs(GapCause.CRASH)
+        closed = self.index.close_dangling_runs(GapCause.CRASH) if close_runs else 0
         if segments or closed:
             logger.warning(
                 "recovered %d spooled segment(s), closed %d run(s) left open by a crash",
@@ -62,11 +68,39 @@ class IngestService:
             )
         return len(segments)
 
-    def start(self) -> None:
+    def cameras(self) -> list[str]:
+        """The cameras this service can record or relay, in configuration order."""
+        return list(dict.fromkeys(t.camera_id for t in [*self.targets, *self.live_only]))
+
+    def start(self, all_cameras: bool = True) -> None:
+        """Recover the spool, start the committer and (``all_cameras``) every camera.
+        With several workers (``vms.cluster``) the coordinator starts and stops the
+        cameras of this worker's share instead."""
         self.spool_dir.mkdir(parents=True, exist_ok=True)
-        self.recover()
+        self.recover(close_runs=all_cameras)
         self.committer.start()
+        if all_cameras:
+            for camera_id in self.cameras():
+                self.start_camera(camera_id)
+        logger.info(
+            "ingest started: %d stream(s) recorded, %d live only",
+            len(self.recorders),
+            len(self.pullers),
+        )
+
+    def start_camera(self, camera_id: str, takeover: bool = False) -> None:
+        """Record (and relay) one camera's streams. ``takeover``: another worker may
+        have recorded it until now; runs it left open are closed as ``failover``."""
+        with self._lock:
+            if camera_id in self._running:
+                return
+            self._running[camera_id] = ([], [])
+        recorders, pullers = self._running[camera_id]
+        if takeover:
+            self.index.close_dangling_runs(GapCause.FAILOVER, camera_id)
         for target in self.targets:
+            if target.camera_id != camera_id:
+                continue
             resume = self.index.last_run_end(target.camera_id, target.stream)
             feed = self.hub.feed(target.camera_id, target.stream) if self.hub else None
             rec = StreamRecorder(
@@ -75,26 +109,48 @@ class IngestService:
             if target.keep_unmasked:  # privacy masks: the unmasked copy has its own runs
                 unmasked = unmasked_stream(target.stream)
                 rec.resume(unmasked, self.index.last_run_end(target.camera_id, unmasked))
+            recorders.append(rec)
             self.recorders.append(rec)
             rec.start()
         if self.hub is not None:
             for target in self.live_only:
+                if target.camera_id != camera_id:
+                    continue
                 feed = self.hub.feed(target.camera_id, target.stream)
-                self.pullers.append(
-                    OnDemandPuller(feed, target.url, self.config, self.linger_s, target.masks)
-                )
-        logger.info(
-            "ingest started: %d stream(s) recorded, %d live only",
-            len(self.recorders),
-            len(self.pullers),
-        )
+                puller = OnDemandPuller(feed, target.url, self.config, self.linger_s, target.masks)
+                pullers.append(puller)
+                self.pullers.append(puller)
+
+    def stop_camera(self, camera_id: str, cause: GapCause = GapCause.SHUTDOWN) -> None:
+        """Stop recording one camera; returns once its last segment is handed to the
+        committer (its run closed with ``cause``)."""
+        with self._lock:
+            recorders, pullers = self._running.pop(camera_id, ([], []))
+        for puller in pullers:
+            puller.stop()
+        for rec in recorders:
+            rec.stop(cause)
+        for rec in recorders:
+            rec.join(self.config.stall_timeout_s + 5)
+        if recorders and not self.committer.flush(FLUSH_TIMEOUT_S):
+            logger.warning("%s: last segment not yet committed when handed over", camera_id)
+        with self._lock:
+            self.recorders = [r for r in self.recorders if r not in recorders]
+            self.pullers = [p for p in self.pullers if p not in pullers]
+
+    def running(self) -> list[str]:
+        with self._lock:
+            return list(self._running)
 
     def stop(self) -> None:
-        for puller in self.pullers:
+        with self._lock:
+            recorders, pullers = list(self.recorders), list(self.pullers)
+            self._running.clear()
+        for puller in pullers:
             puller.stop()
-        for rec in self.recorders:
+        for rec in recorders:
             rec.stop()
-        for rec in self.recorders:
+        for rec in recorders:
             rec.join(self.config.stall_timeout_s + 5)
         self.committer.stop(drain=True)
         logger.info("ingest stopped")

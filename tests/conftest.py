@@ -10,6 +10,7 @@ pytest_plugins = [
     "tests.fixtures.web",
     "tests.fixtures.live",
     "tests.fixtures.recorded",
+    "tests.fixtures.nats",
 ]
 
 

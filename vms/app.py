@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import logging
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -40,6 +41,9 @@ class App:
         self._alerts: Any = None
         self._hub: Any = None
         self._relay: Any = None
+        self._coordinator: Any = None
+        self._analytics_coordinator: Any = None
+        self._frames: Any = None
         self._relay_secret = ""
         self._dsn = ""
         self._maintenance: list[threading.Thread] = []
@@ -63,6 +67,9 @@ class App:
         if self._alerts is not None:
             self._alerts.stop()
             self._alerts = None
+        if self._analytics_coordinator is not None:
+            self._analytics_coordinator.stop()
+            self._analytics_coordinator = None
         if self._analytics is not None:
             self._analytics.stop()
             self._analytics = None
@@ -72,6 +79,12 @@ class App:
         if self._exports is not None:
             self._exports.stop()
             self._exports = None
+        if self._coordinator is not None:  # hands its cameras back first
+            self._coordinator.stop()
+            self._coordinator = None
+        if self._frames is not None:
+            self._frames.stop()
+            self._frames = None
         if self._relay is not None:
             self._relay.stop()
             self._relay = None
@@ -179,7 +192,25 @@ class App:
     @property
     def spool_dir(self) -> Path:
         s = self.config.storage.spool_dir
-        return Path(s) if s else self.data_dir / "spool"
+        spool = Path(s) if s else self.data_dir / "spool"
+        # several workers on one host (tests, a big machine): one spool each
+        return spool / self.worker_id if self.config.cluster.nats_url else spool
+
+    @property
+    def worker_id(self) -> str:
+        """``VMS_WORKER_ID`` (one configuration file for a scaled set of workers), else
+        ``cluster.worker_id``, else host name and process id."""
+        import os
+        import re
+        import socket
+
+        from vms.errors import invalid
+
+        env = os.environ.get("VMS_WORKER_ID", "")
+        if env and not re.fullmatch(r"[a-z0-9][a-z0-9_-]{0,63}", env):
+            raise invalid(f"VMS_WORKER_ID invalide : « {env} » (minuscules, chiffres, - et _).")
+        configured = env or self.config.cluster.worker_id
+        return configured or f"{socket.gethostname()}-{os.getpid()}".lower().replace(".", "-")
 
     # -- roles ---------------------------------------------------------------------
 
@@ -242,12 +273,71 @@ class App:
             live_only=live_only,
             linger_s=self.config.live.linger_s,
         )
-        self._ingest.start()
+        clustered = self.config.cluster.nats_url is not None
+        self._ingest.start(all_cameras=not clustered)
+        streams = [(t.camera_id, t.stream, True) for t in targets]
+        streams += [(t.camera_id, t.stream, False) for t in live_only]
         if hub is not None:
-            streams = [(t.camera_id, t.stream, True) for t in targets]
-            streams += [(t.camera_id, t.stream, False) for t in live_only]
-            self.start_relay(hub, streams)
+            # with several workers each camera is announced by the one that takes it
+            self.start_relay(hub, [] if clustered else streams)
+        if clustered:
+            self._start_coordinator(self._ingest, streams)
         return self._ingest
+
+    def _start_coordinator(self, ingest: Any, streams: list[tuple[str, str, bool]]) -> Any:
+        """This worker's share of the cameras, through NATS (docs/design/cluster.md)."""
+        from vms.db.live import register_ptz, register_relays
+
+        relay_url = (self.config.live.relay_url or self._relay.url) if self._relay else None
+
+        def on_start(camera_id: str) -> None:
+            ingest.start_camera(camera_id, takeover=True)
+            if relay_url is not None:
+                with self.database().connection() as conn:
+                    register_relays(conn, relay_url, [s for s in streams if s[0] == camera_id])
+                    if camera_id in self._ptz_targets:
+                        register_ptz(conn, relay_url, [camera_id])
+
+        if self._hub is not None:
+            from vms.cluster.frames import FramePublisher
+
+            c = self.config.cluster
+            assert c.nats_url is not None
+            running = ingest.running
+            self._frames = FramePublisher(
+                c.nats_url, c.bucket_prefix, self._hub, lambda cam: cam in running()
+            )
+            self._frames.start()
+        self._coordinator = self._coordinate(
+            "ingest", ingest.cameras(), on_start, ingest.stop_camera
+        )
+        return self._coordinator
+
+    def _coordinate(
+        self,
+        role: str,
+        cameras: list[str],
+        on_start: Callable[[str], None],
+        on_stop: Callable[[str, Any], None],
+    ) -> Any:
+        """This worker's share of ``cameras`` for ``role`` (ingest: recording, analytics:
+        analysis), leased through NATS with the other workers of the role."""
+        from vms.cluster.coordinator import Coordinator, LeaseSettings
+        from vms.cluster.leases import NatsLeases
+        from vms.cluster.placement import CameraSlot, Worker
+
+        c = self.config.cluster
+        assert c.nats_url is not None
+        pins = {cam.id: cam.site for cam in self.config.cameras}
+        slots = [CameraSlot(cam, pins.get(cam)) for cam in cameras]
+        prefix = c.bucket_prefix if role == "ingest" else f"{c.bucket_prefix}-{role}"
+        store = NatsLeases(c.nats_url, prefix, c.lease_ttl_s, self.worker_id)
+        settings = LeaseSettings(ttl_s=c.lease_ttl_s, margin_s=c.lease_margin_s)
+        me = Worker(self.worker_id, c.site)
+        coordinator = Coordinator(store, me, slots, on_start, on_stop, settings)
+        coordinator.start()
+        logger.info("cluster: %s worker %s among those of %s", role, me.id, c.nats_url)
+        return coordinator
 
     def relay_secret(self) -> str:
         """The secret shared by relays and operator services: from the environment,
@@ -323,17 +413,24 @@ class App:
         self.start_ingest(sim_urls)
         if self.config.web.enabled:
             self.start_web()
-        if self.config.exports.workers > 0:
-            self.start_exports()
         if self.config.analytics.enabled:
             self.start_analytics(sim_urls)
+        self.start_background(len(sim_urls))
+        logger.info("serving; data in %s", self.data_dir)
+
+    def start_background(self, sim_cameras: int = 0) -> None:
+        """The installation's background work (``vms worker`` with several hosts, part
+        of ``vms serve``): export production, the alert desk, legal holds, the
+        retention purge and the repair of the replicas. Several may run: each of these
+        is safe to run twice (row locks, unique keys, idempotent passes)."""
+        if self.config.exports.workers > 0:
+            self.start_exports()
         if self.config.alerts.enabled:
-            self.start_alerts(len(sim_urls))
+            self.start_alerts(sim_cameras)
         holds = self.hold_keeper()
         self._every(self.config.retention.purge_interval_s, holds.run_once)
         self._every(self.config.retention.purge_interval_s, lambda: self.purger().run_once())
         self._every(self.config.storage.repair_interval_s, lambda: self.repairer().run_once())
-        logger.info("serving; data in %s", self.data_dir)
 
     def start_analytics(self, sim_urls: list[dict[str, str]] | None = None) -> Any:
         """The analytics worker of this host's cameras (those with an enabled analytics
@@ -369,11 +466,18 @@ class App:
             ),
         )
         from analytics.worker import live_frames
+        from vms.cluster.frames import nats_frames
 
         hub = self._hub  # ingest in this process: decode what it pulls, no second session
+        cluster = self.config.cluster
+        nats_url = cluster.nats_url  # several workers: pictures from the camera's holder
 
         def source(camera_id: str, stream: str, url: str, masks: Any = ()) -> CameraSource:
-            frames = live_frames(hub.feed(camera_id, stream)) if hub is not None else None
+            frames = None
+            if nats_url is not None:
+                frames = nats_frames(nats_url, cluster.bucket_prefix, camera_id, stream)
+            elif hub is not None:
+                frames = live_frames(hub.feed(camera_id, stream))
             return CameraSource(url, frames, masks)
 
         sources: dict[str, CameraSource] = {}
@@ -387,10 +491,17 @@ class App:
         if sim_urls:
             self._seed_demo_analytics(store, detector, min(settings.demo_cameras, len(sim_urls)))
         self._analytics = AnalyticsService(
-            self._dsn, store, detector, sources,
+            self._dsn, store, detector, {} if nats_url is not None else sources,
             ServiceSettings(settings.fps, settings.batch_size, settings.max_batch_latency_ms),
         )  # fmt: skip
         self._analytics.start()
+        if nats_url is not None:  # the cameras come with their leases
+            service = self._analytics
+            self._analytics_coordinator = self._coordinate(
+                "analytics", list(sources),
+                lambda cam: service.add_source(cam, sources[cam]),
+                lambda cam, _cause: service.remove_source(cam),
+            )  # fmt: skip
         return self._analytics
 
     def start_alerts(self, sim_cameras: int = 0) -> Any:

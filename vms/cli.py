@@ -43,6 +43,11 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("ingest", help="rôle d'enregistrement seul")
     sub.add_parser("analytics", help="rôle d'analyse seul (caméras de la configuration)")
     sub.add_parser("web", help="console et API (HTTPS) seules")
+    sub.add_parser(
+        "worker",
+        help="tâches de fond seules : pupitre d'alertes, production des extraits, "
+        "conservations, purge, réparation des répliques (une ou plusieurs par site)",
+    )
     sub.add_parser("migrate", help="applique les migrations de la base")
     chk = sub.add_parser("check", help="vérifie les invariants du stockage")
     chk.add_argument("--no-hash", action="store_true", help="ne relit pas les empreintes")
@@ -169,6 +174,12 @@ def _report_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
         ("alertes", "alertes", "alertes par commune et par type (ALR-03, ALR-05)"),
         ("tickets", "tickets", "tickets d'incident par trimestre (CONF-03)"),
         ("disponibilite", "disponibilite", "part de la période enregistrée par caméra"),
+        (
+            "alertes_camera",
+            "alertes_camera",
+            "alertes par caméra : traitées, en retard, incidents (ALR-05)",
+        ),
+        ("comite", "comite", "alertes anonymisées pour les comités (ALR-05)"),
         ("registre", "registre", "registre pour la préfecture (LAW-04)"),
     ):
         r = rep_sub.add_parser(name, help=text)
@@ -186,6 +197,19 @@ def _report_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
     )
     rev.add_argument("--tenant", required=True, help="identifiant de la commune")
     rev.add_argument("--out", type=Path, required=True, help="fichier zip à écrire")
+    des = rep_sub.add_parser(
+        "destruction",
+        help="détruit toutes les données d'une commune en fin de contrat, après son archive "
+        "de réversibilité (CONF-05)",
+    )
+    des.add_argument("--tenant", required=True, help="identifiant de la commune")
+    des.add_argument(
+        "--archive", type=Path, required=True, help="archive de réversibilité de la commune"
+    )
+    des.add_argument("--confirmer", help="répétez l'identifiant de la commune pour confirmer")
+    des.add_argument(
+        "--simulation", action="store_true", help="compte ce qui serait détruit, sans rien détruire"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -236,6 +260,10 @@ def _dispatch(app: object, args: argparse.Namespace) -> int:
         return 0
     if args.command == "web":
         app.start_web()
+        _wait_for_signal()
+        return 0
+    if args.command == "worker":
+        app.start_background()
         _wait_for_signal()
         return 0
     if args.command == "users":
@@ -353,6 +381,18 @@ def _report(app: object, args: argparse.Namespace) -> int:
 
     assert isinstance(app, App)
     command = args.report_command
+    if command == "destruction":
+        from vms.reports.destruction import DestructionRequest, destroy
+
+        request_d = DestructionRequest(
+            args.tenant, args.archive, args.confirmer, simulation=args.simulation, actor="cli"
+        )
+        configured = [c.id for c in app.config.cameras if c.tenant == args.tenant]
+        result = destroy(
+            app.database(), app.stores(), app.clock, app.export_dir, request_d, configured
+        )
+        print(result.text())
+        return 0
     if command == "mensuel":
         request = ReportRequest("mensuel", month=args.mois)
     elif command == "reversibilite":

@@ -134,6 +134,43 @@ class IngestConfig(_Model):
     )
 
 
+class ClusterConfig(_Model):
+    """Several ingest workers sharing the cameras through NATS JetStream
+    (docs/design/cluster.md). Without ``nats_url`` one worker records every camera."""
+
+    nats_url: str | None = Field(
+        None, pattern=r"^(nats|tls)://", max_length=2048,
+        description="NATS server(s) with JetStream, e.g. nats://10.0.0.5:4222 (several "
+        "separated by commas); empty: single worker.",
+    )  # fmt: skip
+    worker_id: Identifier | None = Field(
+        None, description="Name of this worker, unique in the installation; default: "
+        "host name and process id.",
+    )  # fmt: skip
+    site: Identifier | None = Field(
+        None, description="Site or data centre of this worker; cameras pinned to a site "
+        "(cameras.site) are recorded by its workers only.",
+    )  # fmt: skip
+    bucket_prefix: Identifier = Field("vms", description="Prefix of the key-value buckets.")
+    lease_ttl_s: float = Field(
+        6.0, ge=2, le=60,
+        description="A worker that stops renewing its leases loses its cameras after this "
+        "long; failover takes about this plus the camera's reconnection.",
+    )  # fmt: skip
+    lease_margin_s: float = Field(
+        2.0, ge=0.5, le=30,
+        description="A worker that cannot renew a lease stops recording the camera this "
+        "long before the lease expires (no two workers record one camera).",
+    )  # fmt: skip
+
+    @model_validator(mode="after")
+    def _margin(self) -> ClusterConfig:
+        if self.lease_margin_s * 2 > self.lease_ttl_s:
+            raise ValueError("cluster.lease_margin_s ne doit pas dépasser la moitié de "
+                             "cluster.lease_ttl_s")  # fmt: skip
+        return self
+
+
 class RetentionConfig(_Model):
     default_days: int = Field(
         15,
@@ -260,6 +297,10 @@ class CameraConfig(_Model):
         "(704x576, 12 frames/s: fast-moving people seen close) or 'general' (352x288, "
         "6 frames/s).",
     )
+    site: Identifier | None = Field(
+        None, description="Pin: recorded only by the ingest workers of this site "
+        "(cluster.site), e.g. the data centre at the end of its radio link.",
+    )  # fmt: skip
     keep_unmasked: bool = Field(
         False,
         description="Liftable masks: also record each recorded stream unmasked, as "
@@ -483,6 +524,33 @@ class AlertsMqttConfig(_Model):
     ca_file: str | None = Field(
         None, max_length=4096, description="CA bundle for TLS; default: the system's."
     )
+    communes: list[Annotated[str, Field(min_length=1, max_length=64,
+                                        pattern=r"^(\*|[a-z0-9][a-z0-9_-]*)$")]] = Field(
+        min_length=1, max_length=1000,
+        description="Communes (tenant ids) whose cameras and alarms this broker may raise "
+        "alerts for; [\"*\"]: every commune (a broker of the whole CSD). A message for "
+        "another commune is dropped and logged. Mandatory (security restriction).",
+    )  # fmt: skip
+
+    @model_validator(mode="before")
+    @classmethod
+    def _communes_required(cls, data: object) -> object:
+        if isinstance(data, dict) and "communes" not in data:
+            raise ValueError(
+                "préciser « communes » : les communes dont ce courtier MQTT peut lever des "
+                'alertes, par exemple communes = ["commune-a"], ou communes = ["*"] pour '
+                "toutes les communes (restriction de sécurité, obligatoire)"
+            )
+        return data
+
+    @field_validator("communes")
+    @classmethod
+    def _all_or_listed(cls, v: list[str]) -> list[str]:
+        if "*" in v and len(v) > 1:
+            raise ValueError("« * » (toutes les communes) ne se combine pas avec une liste")
+        if len(set(v)) != len(v):
+            raise ValueError("commune en double")
+        return v
 
 
 class AlertWebhookConfig(_Model):
@@ -532,6 +600,11 @@ class AlertsConfig(_Model):
         default_factory=list, max_length=20,
         description="Receivers of every alert created or changed (signed JSON, retried).",
     )  # fmt: skip
+    webhook_retention_days: int = Field(
+        7, ge=1, le=30,
+        description="An alert change not delivered to a webhook after this many days (the "
+        "receiver down all along) is dropped and logged.",
+    )  # fmt: skip
     health_interval_s: float = Field(
         60.0, ge=5, le=3600, description="Period of the health checks of the cameras."
     )
@@ -578,6 +651,7 @@ class Config(_Model):
     storage: StorageConfig = Field(default_factory=StorageConfig)  # type: ignore[arg-type]
     encryption: EncryptionConfig = Field(default_factory=EncryptionConfig)  # type: ignore[arg-type]
     ingest: IngestConfig = Field(default_factory=IngestConfig)  # type: ignore[arg-type]
+    cluster: ClusterConfig = Field(default_factory=ClusterConfig)  # type: ignore[arg-type]
     retention: RetentionConfig = Field(default_factory=RetentionConfig)  # type: ignore[arg-type]
     sim: SimConfig | None = Field(None, description="Simulated cameras (demo only).")
     web: WebConfig = Field(default_factory=WebConfig)  # type: ignore[arg-type]

@@ -211,6 +211,8 @@ GAP_CAUSES: dict[str, str] = {
     "crash": "arrêt anormal de l'enregistreur",
     "shutdown": "arrêt de l'enregistreur",
     "storage_error": "erreur de stockage",
+    "failover": "reprise par un autre enregistreur (serveur perdu)",
+    "handover": "transfert vers un autre enregistreur",
 }
 
 

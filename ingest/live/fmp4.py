@@ -20,6 +20,7 @@ import av
 from ingest.live.hub import LiveFeed, Subscriber
 from ingest.live.webrtc import TIME_BASE
 from vms.media.nal import nal_units
+from vms.media.queue import KeyframeQueue
 
 logger = logging.getLogger(__name__)
 
@@ -61,34 +62,26 @@ class _Sink:
 
 class Viewer:
     def __init__(self, max_chunks: int) -> None:
-        self.queue: deque[Chunk] = deque()
+        self.queue: KeyframeQueue[Chunk] = KeyframeQueue(max_chunks)
         self.ready = asyncio.Event()
-        self.max_chunks = max_chunks
-        self.waiting_keyframe = True
-        self.cuts = 0
         self.closed = False
 
     def push(self, chunk: Chunk) -> None:
-        if self.waiting_keyframe:
-            if not chunk.keyframe:
-                return
-            self.waiting_keyframe = False
-        elif len(self.queue) >= self.max_chunks:
-            self.queue.clear()
-            self.cuts += 1
-            if not chunk.keyframe:
-                self.waiting_keyframe = True
-                return
-        self.queue.append(chunk)
-        self.ready.set()
+        if self.queue.push(chunk):
+            self.ready.set()
+
+    @property
+    def cuts(self) -> int:
+        """Times this viewer fell behind and was moved to a keyframe."""
+        return self.queue.cuts
 
     async def next(self) -> Chunk:
-        while not self.queue:
+        while (chunk := self.queue.pop()) is None:
             if self.closed:
                 raise EOFError("viewer closed")
             self.ready.clear()
             await self.ready.wait()
-        return self.queue.popleft()
+        return chunk
 
 
 class Fmp4Broadcast:

@@ -17,11 +17,11 @@ import contextlib
 import logging
 import threading
 import time
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from vms.media.nal import annexb_parameter_sets, has_parameter_sets
+from vms.media.queue import KeyframeQueue
 
 logger = logging.getLogger(__name__)
 
@@ -46,42 +46,33 @@ class Subscriber:
         self.feed = feed
         self.loop = loop
         self.max_frames = max_frames
-        self._queue: deque[LiveFrame] = deque()
+        self._queue: KeyframeQueue[LiveFrame] = KeyframeQueue(max_frames)
         self._ready = asyncio.Event()
-        self.waiting_keyframe = True
-        self.cuts = 0  # times this viewer fell behind and was moved to a keyframe
         self.frames = 0
         self.closed = False
 
     def _push(self, frame: LiveFrame) -> None:  # on the viewer's loop
-        if self.closed:
-            return
-        if self.waiting_keyframe:
-            if not frame.keyframe:
-                return
-            self.waiting_keyframe = False
-        elif len(self._queue) >= self.max_frames:
-            self._queue.clear()
-            self.cuts += 1
-            if not frame.keyframe:
-                self.waiting_keyframe = True
-                return
-        self._queue.append(frame)
-        self._ready.set()
+        if not self.closed and self._queue.push(frame):
+            self._ready.set()
 
     async def get(self) -> LiveFrame:
         """The next frame; raises ``EOFError`` once the subscriber is closed."""
-        while not self._queue:
+        while (frame := self._queue.pop()) is None:
             if self.closed:
                 raise EOFError("live subscriber closed")
             self._ready.clear()
             await self._ready.wait()
         self.frames += 1
-        return self._queue.popleft()
+        return frame
 
     @property
     def backlog(self) -> int:
         return len(self._queue)
+
+    @property
+    def cuts(self) -> int:
+        """Times this viewer fell behind and was moved to a keyframe."""
+        return self._queue.cuts
 
     def close(self) -> None:
         """Stop and wake a pending ``get`` (safe from any thread)."""

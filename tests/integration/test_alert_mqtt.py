@@ -1,7 +1,8 @@
 """The desk's MQTT input against a real broker (Debian's mosquitto, started on
 127.0.0.1 on a free port, with a password file): each JSON message becomes an external
 alert through the webhook's validation and storage, a resend with the same
-``external_id`` creates nothing, a malformed message is dropped."""
+``external_id`` creates nothing, a malformed message is dropped, and a message for a
+commune outside the input's ``communes`` is dropped and stores nothing."""
 
 from __future__ import annotations
 
@@ -83,7 +84,9 @@ def test_mqtt_messages_become_external_alerts(
     port, secret = broker
     pool = pg_index.pool
     pg_index.upsert_camera(CameraRow("cam0", "commune-a", "Parvis", 15))
-    settings = MqttSettings("127.0.0.1", port, ("vms/alertes/#",), "vms", secret)
+    settings = MqttSettings(
+        "127.0.0.1", port, ("vms/alertes/#",), "vms", secret, communes=("commune-a",)
+    )
     mqtt_input = MqttInput(settings, AlertStore(pool), SystemClock())
     mqtt_input.start()
     try:
@@ -110,3 +113,44 @@ def test_mqtt_messages_become_external_alerts(
     ]
     audit = _rows(pool, "SELECT actor, action FROM audit WHERE action LIKE 'alert.%%' ORDER BY seq")
     assert audit == [("mqtt", "alert.create"), ("mqtt", "alert.create")]
+
+
+def test_mqtt_messages_outside_the_communes_are_dropped(
+    broker: tuple[int, Path], pg_index: PgSegmentIndex
+) -> None:
+    port, secret = broker
+    pool = pg_index.pool
+    pg_index.upsert_camera(CameraRow("cam-a", "commune-a", "Parvis", 15))
+    pg_index.upsert_camera(CameraRow("cam-b", "commune-b", "Gare", 15))
+    settings = MqttSettings("127.0.0.1", port, ("vms/alertes/#",), "vms", secret,
+                            communes=("commune-a",))  # fmt: skip
+    mqtt_input = MqttInput(settings, AlertStore(pool), SystemClock())
+    mqtt_input.start()
+    try:
+        assert wait_for(lambda: mqtt_input.subscribed, 10, 0.05)
+        time.sleep(0.2)  # the SUBACK
+        base = {"kind": "alarme_intrusion_batiment", "title": "Intrusion"}
+        _publish(port, base | {"camera_id": "cam-b", "external_id": "b-cam"})
+        _publish(port, base | {"commune": "commune-b", "external_id": "b-commune"})
+        _publish(port, base | {"camera_id": "cam-a", "external_id": "a-cam"})
+        assert wait_for(lambda: mqtt_input.received >= 3, 15, 0.05), mqtt_input.received
+    finally:
+        mqtt_input.stop()
+    assert mqtt_input.rejected == 2
+    rows = _rows(pool, "SELECT tenant_id, camera_id, external_id FROM alerts ORDER BY id")
+    assert rows == [("commune-a", "cam-a", "a-cam")]
+    audit = _rows(pool, "SELECT count(*) FROM audit WHERE action LIKE 'alert.%%'")
+    assert audit == [(1,)]
+
+
+def test_mqtt_input_for_all_communes_and_for_none(pg_index: PgSegmentIndex) -> None:
+    """``"*"`` lets every commune through; no commune (a bare MqttSettings) lets none."""
+    pool = pg_index.pool
+    pg_index.upsert_camera(CameraRow("cam-b", "commune-b", "Gare", 15))
+    msg = json.dumps({"camera_id": "cam-b", "kind": "externe", "title": "Alarme"}).encode()
+    closed = MqttInput(MqttSettings("127.0.0.1"), AlertStore(pool), SystemClock())
+    assert closed.handle("vms/alertes/x", msg) is None and closed.rejected == 1
+    everything = MqttInput(MqttSettings("127.0.0.1", communes=("*",)), AlertStore(pool),
+                           SystemClock())  # fmt: skip
+    assert everything.handle("vms/alertes/x", msg) is not None and everything.rejected == 0
+    assert _rows(pool, "SELECT tenant_id FROM alerts") == [("commune-b",)]

@@ -18,12 +18,12 @@ from tests.integration.harness import Recording, wait_for
 from tests.integration.test_ingest import stores
 from vms.alerts.health import LAST_RUN_KEY, HealthChecker, HealthSettings, Replica
 from vms.alerts.service import AlertDesk, DeskSettings
-from vms.alerts.store import AlertStore
+from vms.alerts.store import AlertStore, Fault
 from vms.db.audit import verify
 from vms.db.index import PgSegmentIndex
 from vms.db.migrate import ensure_partitions
 from vms.domain.clock import SystemClock
-from vms.domain.health import FLOORS
+from vms.domain.health import DISK, FLOORS, SUPERSEDED
 from vms.domain.ports import CameraRow
 from vms.sim.launcher import SimCameras
 
@@ -128,8 +128,8 @@ def test_gaps_drift_replicas_space_and_late_checks_raise_and_clear_through_the_d
     pg_dsn: str, pg_index: PgSegmentIndex, desks: list[AlertDesk], tmp_path: Path
 ) -> None:
     pool = pg_index.pool
-    for cam in ("cam0", "cam1"):
-        pg_index.upsert_camera(CameraRow(cam, "commune-a", cam, 15, "Place de la mairie"))
+    for cam, tenant in (("cam0", "commune-a"), ("cam1", "commune-a"), ("cam2", "commune-b")):
+        pg_index.upsert_camera(CameraRow(cam, tenant, cam, 15, "Place de la mairie"))
     now = datetime.now(UTC)
     with pool.connection() as conn:
         ensure_partitions(conn, (now - timedelta(days=1)).date(), now.date())
@@ -159,35 +159,70 @@ def test_gaps_drift_replicas_space_and_late_checks_raise_and_clear_through_the_d
     _segment(pool, "cam1", old, ["a", "b"], 2)
     _segment(pool, "cam1", now - timedelta(seconds=10), ["a"], 3)  # within the grace delay
     replicas = (Replica("a", tmp_path), Replica("b", None))
-    checker = HealthChecker(pool, AlertStore(pool), ("cam0", "cam1"), {}, replicas, HEALTH)
+    store = AlertStore(pool)
+    # left open by a version that raised the free space per camera: superseded
+    store.raise_fault(Fault("cam1", DISK, "Espace de stockage insuffisant", old), old)
+    checker = HealthChecker(pool, store, ("cam0", "cam1", "cam2"), {}, replicas, HEALTH)
     _desk(desks, pg_dsn, checker)
+    late = {"commune:commune-a:controle_en_retard", "commune:commune-b:controle_en_retard"}
     expected = {
         "cam0:enregistrement_discontinu", "cam0:derive_horloge", "cam0:replique_incomplete",
-        "cam0:controle_en_retard", "cam1:controle_en_retard",
+        "cam1:espace_stockage_faible", *late,
     }  # fmt: skip
     # the late check clears at the next run (on time again): seen raised in the history
     raised = "SELECT dedup_key FROM alerts"
-    assert wait_for(lambda: {r[0] for r in _rows(pool, raised)} == expected, 30)
+    assert wait_for(lambda: {r[0] for r in _rows(pool, raised)} == expected, 30), _rows(
+        pool, raised
+    )
     assert _runs(checker)
-    assert _open(pool) == expected - {"cam0:controle_en_retard", "cam1:controle_en_retard"}
-    late = _rows(pool, "SELECT state, report FROM alerts WHERE dedup_key LIKE '%%controle%%'")
-    assert (
-        late
-        == [("cloturee", "Rétabli automatiquement : contrôles de santé de nouveau à l'heure")] * 2
+    assert _open(pool) == expected - late - {"cam1:espace_stockage_faible"}
+    # one alert and one ticket per commune, without camera, whatever its camera count
+    rows = _rows(
+        pool,
+        "SELECT a.tenant_id, a.camera_id, a.state, a.report, a.detail, t.camera_id, "
+        "t.element, t.description, t.state FROM alerts a JOIN tickets t USING (dedup_key) "
+        "WHERE a.dedup_key LIKE '%%controle%%' ORDER BY 1",
     )
-    assert _rows(pool, "SELECT count(*) FROM tickets") == [(5,)]
+    back = "Rétabli automatiquement : contrôles de santé de nouveau à l'heure"
+    assert [(r[0], r[1], r[2], r[3], r[4]["cameras"], r[5], r[6], r[8]) for r in rows] == [
+        ("commune-a", None, "cloturee", back, 2, None, "Contrôles de santé", "resolu"),
+        ("commune-b", None, "cloturee", back, 1, None, "Contrôles de santé", "resolu"),
+    ]
+    assert rows[0][7] == (
+        "Contrôles de santé en retard (plus de 600 s depuis le précédent) : 2 caméras de "
+        "la commune non contrôlées dans le délai."
+    )
+    superseded = _rows(
+        pool, "SELECT state, report FROM alerts WHERE dedup_key = 'cam1:espace_stockage_faible'"
+    )
+    assert superseded == [("cloturee", f"Rétabli automatiquement : {SUPERSEDED}")]
+    assert _rows(pool, "SELECT count(*) FROM tickets") == [(6,)]
 
-    # the free space of local replica "a" under the threshold: every camera
+    # the free space of local replica "a" under the threshold: once per commune
     checker.settings = dataclasses.replace(HEALTH, min_free_percent=100.0)
-    disk = {"cam0:espace_stockage_faible", "cam1:espace_stockage_faible"}
+    disk = {
+        "commune:commune-a:espace_stockage_faible:a", "commune:commune-b:espace_stockage_faible:a",
+    }  # fmt: skip
     assert wait_for(lambda: disk <= _open(pool), 30), _open(pool)
-    detail = _rows(
-        pool, "SELECT detail FROM alerts WHERE dedup_key = 'cam1:espace_stockage_faible'"
+    assert _runs(checker)
+    on_disk = _rows(
+        pool,
+        "SELECT a.tenant_id, a.camera_id, a.title, a.detail, t.element, t.site, t.description "
+        "FROM alerts a JOIN tickets t USING (dedup_key) "
+        "WHERE a.dedup_key LIKE 'commune:%%espace%%' ORDER BY 1",
     )
-    assert list(detail[0][0]["repliques"]) == ["a"]  # S3 "b": not measured
+    assert len(on_disk) == 2  # not one per camera; S3 "b": not measured
+    tenant, camera, title, detail, element, site, description = on_disk[0]
+    assert (tenant, camera, title) == ("commune-a", None, "Espace de stockage insuffisant")
+    assert detail["fault"] == "espace_stockage_faible"
+    assert (detail["replique"], detail["cameras"], detail["seuil_pourcent"]) == ("a", 2, 100.0)
+    assert (element, site) == ("Réplique a", "commune-a")
+    assert description.startswith("Espace de stockage insuffisant sur la réplique « a » : ")
+    assert description.endswith("seuil 100 % ; 2 caméras de la commune concernées.")
+    assert on_disk[1][3]["cameras"] == 1
     checker.settings = HEALTH
 
-    # repaired: segment copied, gap out of the period, clock back on time
+    # repaired: segment copied, gap out of the period, clock back on time, disk freed
     with pool.connection() as conn:
         conn.execute("UPDATE segments SET replicas = '{a,b}'")
         conn.execute("DELETE FROM gaps WHERE camera_id = 'cam0'")
@@ -200,7 +235,11 @@ def test_gaps_drift_replicas_space_and_late_checks_raise_and_clear_through_the_d
     assert _runs(checker)
     assert _rows(pool, "SELECT count(*) FROM alerts WHERE state <> 'cloturee'") == [(0,)]
     assert _rows(pool, "SELECT DISTINCT state FROM tickets") == [("resolu",)]
-    assert _rows(pool, "SELECT count(*) FROM tickets") == [(7,)]  # one per camera and fault
+    # one per camera and camera fault, one per commune (and replica) for the others
+    assert _rows(pool, "SELECT count(*) FROM tickets") == [(8,)]
+    assert _rows(
+        pool, "SELECT count(*) FROM tickets WHERE camera_id IS NULL AND dedup_key LIKE 'cam%%'"
+    ) == [(0,)]
     with pool.connection() as conn:
         assert verify(conn)[1] is None
 

@@ -9,14 +9,20 @@ import pytest
 from vms.config import CameraConfig, Config
 from vms.domain.health import (
     BACK,
+    CAMERA_FAULTS,
+    COMMUNE_FAULTS,
     FLOORS,
     LABELS,
     Sample,
     availability,
+    by_commune,
     check_overdue,
+    disk_description,
     disk_fault,
     drift_fault,
+    free_percent,
     gap_fault,
+    overdue_description,
     quality_fault,
     replica_fault,
 )
@@ -114,3 +120,27 @@ def test_late_checks_need_a_delay_longer_than_the_period_of_the_checks() -> None
     )
     with pytest.raises(ValueError, match="health_overdue_s doit dépasser"):
         Config.model_validate({"alerts": {"health_interval_s": 300, "health_overdue_s": 300}})
+
+
+def test_installation_wide_faults_are_per_commune_and_described_in_french() -> None:
+    assert set(CAMERA_FAULTS) | set(COMMUNE_FAULTS) == set(LABELS)
+    assert not set(CAMERA_FAULTS) & set(COMMUNE_FAULTS)
+    assert by_commune({"b1": "commune-b", "a2": "commune-a", "a1": "commune-a"}) == {
+        "commune-a": ["a1", "a2"],
+        "commune-b": ["b1"],
+    }
+    assert by_commune({}) == {}
+    assert free_percent(1, 3) == 33.3
+    assert free_percent(5, 0) is None
+    assert disk_description("local", 4.5, 10.0, 1600) == (
+        "Espace de stockage insuffisant sur la réplique « local » : 4,5 % libres, seuil "
+        "10 % ; 1600 caméras de la commune concernées."
+    )
+    assert disk_description("a", 0.0, 5.0, 1).endswith("1 caméra de la commune concernée.")
+    assert overdue_description(300.0, 2) == (
+        "Contrôles de santé en retard (plus de 300 s depuis le précédent) : 2 caméras de "
+        "la commune non contrôlées dans le délai."
+    )
+    assert overdue_description(90.5, 1).endswith(
+        "1 caméra de la commune non contrôlée dans le délai."
+    )

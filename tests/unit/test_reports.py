@@ -126,3 +126,102 @@ def test_csv_has_a_bom_semicolons_and_guards_formulas() -> None:
     assert text.startswith("\ufeffcommune;valeur\r\n")
     rows = list(csv.reader(io.StringIO(text.removeprefix("\ufeff")), delimiter=";"))
     assert rows[1:] == [["'=HYPERLINK()", "1.5"], ["b", ""]]
+
+
+# -- ALR-05: per camera, and the anonymised view for committees --------------------------
+
+
+def handled(camera: str | None, raised_s: float, ack_s: float | None, closed_s: float | None,
+            qualification: str | None = None, *, by: str | None = None,
+            closer: str | None = None, alert_id: int = 0) -> f.AlertFact:  # fmt: skip
+    raised = T0 + timedelta(seconds=raised_s)
+    return f.AlertFact(
+        "commune-a", "intrusion", raised, raised + timedelta(seconds=120),
+        None if ack_s is None else raised + timedelta(seconds=ack_s),
+        None if closed_s is None else raised + timedelta(seconds=closed_s), qualification,
+        False, camera=camera, alert_id=alert_id, source="analytique", priority=2,
+        acknowledged_by=by, closed_by=closer,
+    )  # fmt: skip
+
+
+def test_alert_figures_per_camera() -> None:
+    alerts = [handled("a1", 0, 60, 3600, "incident_reel"),
+              handled("a1", 10, 300, 7200, "incident_reel"),  # acknowledged 180 s late
+              handled("a1", 20, 30, 1800, "incident_reel"),
+              handled("a2", 0, 30, 600, "fausse_alerte"),
+              handled("a2", 0, None, None),  # never acknowledged: late by now
+              handled(None, 0, 20, 60, "technique")]  # fmt: skip
+    rows = f.alert_camera_rows(alerts, T0 + timedelta(hours=1))
+    assert [dict(zip(f.ALERT_CAMERA_HEADER, r, strict=True)) for r in rows] == [
+        {"commune": "commune-a", "camera": "", "alertes": 1, "traitees": 1, "en_retard": 0,
+         "incidents_reels": 0, "delai_resolution_incident_median_s": "",
+         "delai_resolution_incident_p90_s": ""},
+        # incidents resolved in 1800, 3600, 7200 s: median 3600, p90 (nearest rank) 7200
+        {"commune": "commune-a", "camera": "a1", "alertes": 3, "traitees": 3, "en_retard": 1,
+         "incidents_reels": 3, "delai_resolution_incident_median_s": 3600.0,
+         "delai_resolution_incident_p90_s": 7200.0},
+        {"commune": "commune-a", "camera": "a2", "alertes": 2, "traitees": 1, "en_retard": 1,
+         "incidents_reels": 0, "delai_resolution_incident_median_s": "",
+         "delai_resolution_incident_p90_s": ""},
+    ]  # fmt: skip
+    # before the deadline of the unacknowledged one, it is not late yet
+    early = f.alert_camera_rows(alerts, T0 + timedelta(seconds=60))
+    assert [r[4] for r in early] == [0, 1, 0]
+
+
+def test_pseudonyms_are_stable_in_order_of_first_appearance() -> None:
+    names = f.Pseudonyms()
+    assert [names(x) for x in ("martin", "dupont", "martin", None, "systeme", "durand")] == [
+        "Opérateur 1", "Opérateur 2", "Opérateur 1", "", "Système", "Opérateur 3"]  # fmt: skip
+    assert f.Pseudonyms()("dupont") == "Opérateur 1"  # one report, one mapping
+
+
+def test_committee_rows_hold_no_login_and_times_to_the_minute() -> None:
+    alerts = [handled("a1", 47, 60, 3600, "incident_reel", by="dupont", closer="martin",
+                      alert_id=9),
+              handled("a2", 0.5, 30, 600, "fausse_alerte", by="martin", closer="martin",
+                      alert_id=12),
+              handled(None, 7200, None, None, alert_id=3)]  # fmt: skip
+    rows = f.committee_rows(reversed(alerts), T0 + timedelta(hours=3))
+    assert [dict(zip(f.COMMITTEE_HEADER, r, strict=True)) for r in rows] == [
+        {"commune": "commune-a", "numero": 1, "camera": "a2", "type": "intrusion",
+         "source": "analytique", "priorite": 2, "levee_a": "2026-11-03T09:00:00+01:00",
+         "echeance_a": "2026-11-03T09:02:00+01:00",
+         "prise_en_compte_a": "2026-11-03T09:00:00+01:00",
+         "prise_en_compte_par": "Opérateur 1", "cloturee_a": "2026-11-03T09:10:00+01:00",
+         "cloturee_par": "Opérateur 1", "qualification": "fausse_alerte", "appels_forces": 0,
+         "hors_delai": "non"},
+        {"commune": "commune-a", "numero": 2, "camera": "a1", "type": "intrusion",
+         "source": "analytique", "priorite": 2, "levee_a": "2026-11-03T09:00:00+01:00",
+         "echeance_a": "2026-11-03T09:02:00+01:00",
+         "prise_en_compte_a": "2026-11-03T09:01:00+01:00",
+         "prise_en_compte_par": "Opérateur 2", "cloturee_a": "2026-11-03T10:00:00+01:00",
+         "cloturee_par": "Opérateur 1", "qualification": "incident_reel", "appels_forces": 0,
+         "hors_delai": "non"},
+        {"commune": "commune-a", "numero": 3, "camera": "", "type": "intrusion",
+         "source": "analytique", "priorite": 2, "levee_a": "2026-11-03T11:00:00+01:00",
+         "echeance_a": "2026-11-03T11:02:00+01:00", "prise_en_compte_a": "",
+         "prise_en_compte_par": "", "cloturee_a": "", "cloturee_par": "", "qualification": "",
+         "appels_forces": 0, "hors_delai": "oui"},
+    ]  # fmt: skip
+    text = f.to_csv(f.COMMITTEE_HEADER, rows)
+    assert "dupont" not in text and "martin" not in text and ":47" not in text
+
+
+def test_chart_data_names_every_field_with_its_unit_and_nulls_empty_cells() -> None:
+    from vms.reports.generate import FIELDS, table_json
+
+    rows = f.alert_rows([alert("arme", None)], T0 + timedelta(seconds=600))
+    data = table_json(f.ALERT_HEADER, rows)
+    assert data["lignes"] == [{
+        "commune": "commune-a", "type": "arme", "alertes": 1, "prises_en_compte": 0,
+        "delai_prise_en_compte_median_s": None, "delai_prise_en_compte_p90_s": None,
+        "escaladees": 0, "cloturees": 0, "fausses_alertes": 0, "taux_fausses_alertes": None,
+        "en_retard": 1, "retard_cumule_s": 540.0,
+    }]  # fmt: skip
+    units = {c["nom"]: c["unite"] for c in data["champs"]}  # type: ignore[attr-defined]
+    assert units["delai_prise_en_compte_median_s"] == "s"
+    assert units["taux_fausses_alertes"] == "ratio"
+    # every column of every report the statistics serve has a label and a unit
+    for header in (f.ALERT_HEADER, f.ALERT_CAMERA_HEADER, f.COMMITTEE_HEADER, f.TICKET_HEADER):
+        assert set(header) <= set(FIELDS)

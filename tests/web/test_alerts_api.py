@@ -462,3 +462,82 @@ def test_closing_releases_the_protected_clip_and_reopening_restores_it(web: WebE
     r = act(web, op, alert_id, action="reopen", reason="Revu : c'était une personne.")
     assert r.status_code == 200, r.text
     assert released() == [(False, None)]
+
+
+# -- maintenance windows: end early, cancel (docs/design/alerts.md, suppression rules) ----
+
+
+def test_a_maintenance_in_force_ends_early_and_a_future_one_is_cancelled(web: WebEnv) -> None:
+    admin = user(web, "tech", [("admin_cameras", "commune-a")])
+    now = datetime.now(UTC)
+
+    def declare(start: timedelta, end: timedelta, reason: str) -> int:
+        r = admin.post(f"{web.url}/api/v1/maintenance", json={
+            "camera_id": "a1", "from_at": (now + start).isoformat(),
+            "to_at": (now + end).isoformat(), "reason": reason})  # fmt: skip
+        assert r.status_code == 201, r.text
+        return int(r.json()["id"])
+
+    running = declare(-timedelta(minutes=5), timedelta(hours=2), "Nettoyage du dôme")
+    future = declare(timedelta(days=1), timedelta(days=1, hours=1), "Élagage")
+    url = f"{web.url}/api/v1/maintenance"
+
+    # refused: another commune's administrator (404), an operator of the desk (403)
+    other = user(web, "techb", [("admin_cameras", "commune-b")])
+    assert other.post(f"{url}/{running}/end").status_code == 404
+    op = user(web, "op", [("handle_alerts", "commune-a")])
+    assert op.post(f"{url}/{running}/end").status_code == 403
+    assert op.delete(f"{url}/{future}").status_code == 403
+    assert admin.post(f"{url}/999999/end").status_code == 404
+    refused = web.sql("SELECT actor, target FROM audit WHERE action LIKE 'access.%%' "
+                      "AND target LIKE 'maintenance:%%' ORDER BY seq")  # fmt: skip
+    assert refused == [("techb", f"maintenance:{running}"), ("op", f"maintenance:{running}"),
+                       ("op", f"maintenance:{future}"), ("tech", "maintenance:999999")]  # fmt: skip
+
+    # a window not started is cancelled, not ended; ended: its end brought to now
+    r = admin.post(f"{url}/{future}/end")
+    assert r.status_code == 409
+    assert message(r) == "Cette maintenance n'a pas commencé : annulez-la plutôt."
+    r = admin.post(f"{url}/{running}/end")
+    assert r.status_code == 200, r.text
+    ended = datetime.fromisoformat(r.json()["to_at"])
+    assert now <= ended <= datetime.now(UTC)
+    assert r.json()["reason"] == "Nettoyage du dôme"
+    (entry,) = audit(web, "maintenance.end")
+    assert entry[:3] == ("tech", "commune-a", f"maintenance:{running}")
+    assert entry[3]["camera"] == "a1" and entry[3]["fin"] == r.json()["to_at"]
+    r = admin.post(f"{url}/{running}/end")
+    assert (r.status_code, message(r)) == (409, "Cette maintenance est déjà terminée.")
+    assert [w["id"] for w in admin.get(url).json()["windows"]] == [future]
+    past = admin.get(url, params={"past": "1"}).json()["windows"]
+    assert [w["id"] for w in past] == [future, running]
+
+    assert admin.delete(f"{url}/{future}").status_code == 204
+    assert admin.get(url).json()["windows"] == []
+    assert [e[2] for e in audit(web, "maintenance.delete")] == [f"maintenance:{future}"]
+    # none in force any more: the camera's alerts are raised as usual again
+    in_force = ("SELECT count(*) FROM camera_maintenance WHERE camera_id = 'a1' AND "
+                "deleted_at IS NULL AND from_at <= now() AND to_at > now()")  # fmt: skip
+    assert web.sql(in_force) == [(0,)]
+
+
+def test_a_technical_alert_without_camera_is_listed_for_its_whole_commune(web: WebEnv) -> None:
+    alert = add_alert(web, None, source="technique", kind="technique",
+                      title="Espace de stockage insuffisant")  # fmt: skip
+    web.sql("INSERT INTO tickets (tenant_id, camera_id, alert_id, dedup_key, declarer, element, "
+            "site, description, opened_at) VALUES ('commune-a', NULL, %s, "
+            "'commune:commune-a:espace_stockage_faible:a', 'systeme', 'Réplique a', "
+            "'Commune A', 'Espace de stockage insuffisant', now())", (alert,))  # fmt: skip
+    admin = user(web, "tech", [("admin_cameras", "commune-a")])
+    listed = admin.get(f"{web.url}/api/v1/alerts").json()["alerts"]
+    assert [(a["id"], a["camera_id"]) for a in listed] == [(alert, None)]
+    card = admin.get(f"{web.url}/api/v1/alerts/{alert}")
+    assert card.status_code == 200, card.text
+    tickets = admin.get(f"{web.url}/api/v1/tickets").json()["tickets"]
+    assert [(t["alert_id"], t["camera_id"], t["element"]) for t in tickets] == [
+        (alert, None, "Réplique a")
+    ]
+    # a technician of one camera group only: the commune's alert is not theirs
+    group = user(web, "techga", [("admin_cameras", "commune-a", "ga")])
+    assert group.get(f"{web.url}/api/v1/alerts").json()["alerts"] == []
+    assert group.get(f"{web.url}/api/v1/alerts/{alert}").status_code == 404

@@ -942,9 +942,21 @@ def _maintenance_delete(env: WebEnv, s: requests.Session, f: Foreign) -> None:
     ]
 
 
+@case("POST", "/api/v1/maintenance/{window_id}/end")
+def _maintenance_end(env: WebEnv, s: requests.Session, f: Foreign) -> None:
+    window = _foreign_window(env, f)
+    before = env.sql("SELECT to_at FROM camera_maintenance WHERE id = %s", (window,))
+    assert s.post(f"{env.url}/api/v1/maintenance/{window}/end").status_code == 404
+    assert env.sql("SELECT to_at FROM camera_maintenance WHERE id = %s", (window,)) == before
+
+
 # -- reports (issue 7, vms/web/api/reports.py) -----------------------------------------
 
-REPORT_TYPES = ("enregistrements", "usage", "alertes", "tickets", "disponibilite", "registre")
+REPORT_TYPES = (
+    "enregistrements", "usage", "alertes", "alertes_camera", "tickets", "disponibilite",
+    "registre", "comite",
+)  # fmt: skip
+STATS_TYPES = ("alertes", "alertes_camera", "comite", "tickets", "disponibilite")
 
 
 def _foreign_report(env: WebEnv, f: Foreign) -> int:
@@ -994,6 +1006,29 @@ def _report_csv(env: WebEnv, s: requests.Session, f: Foreign) -> None:
             refused(r)
         params = {"type": kind, "commune": f.tenant, **period}
         refused(s.get(f"{env.url}/api/v1/reports/csv", params=params))
+
+
+@case("GET", "/api/v1/reports/stats")
+def _report_stats(env: WebEnv, s: requests.Session, f: Foreign) -> None:
+    env.sql(
+        "INSERT INTO alerts (tenant_id, camera_id, source, kind, priority, title, raised_at, "
+        "ack_due_at) VALUES (%s, %s, 'manuelle', 'manuelle', 3, 'x', now() - interval '1 hour', "
+        "now())",
+        (f.tenant, f.camera),
+    )
+    now = datetime.now(UTC)
+    period = {"since": (now - timedelta(days=300)).isoformat(), "until": now.isoformat()}
+    for kind in STATS_TYPES:
+        r = s.get(f"{env.url}/api/v1/reports/stats", params={"type": kind, **period})
+        if r.status_code == 200:
+            body = r.json()
+            assert f.tenant not in body["communes"], kind
+            assert all(row["commune"] != f.tenant for row in body["lignes"]), kind
+            assert all(row.get("camera") != f.camera for row in body["lignes"]), kind
+        else:
+            refused(r)
+        params = {"type": kind, "commune": f.tenant, **period}
+        refused(s.get(f"{env.url}/api/v1/reports/stats", params=params))
 
 
 @case("GET", "/api/v1/reports/reversibility")

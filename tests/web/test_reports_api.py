@@ -292,3 +292,236 @@ def test_command_line(month: WebEnv, tmp_path: Path, capsys: pytest.CaptureFixtu
         logging.getLogger().handlers.clear()  # main() logged to the captured stderr
     actions = month.sql("SELECT action, actor FROM audit WHERE actor IN ('cli', 'systeme')")
     assert ("report.reversibility", "cli") in actions and ("report.generate", "cli") in actions
+
+
+# -- statistics as JSON, per camera and anonymised for committees (ALR-05) ------------------
+
+STATS = "/api/v1/reports/stats"
+SEPT = "2026-09"
+# what the committees must never read: logins, and every free text of the seeded alerts
+SECRETS = ("dupont", "martin", "durand", "Lambert", "Lilas", "PV-SECRET-77", "Valjean",
+           "Chat errant", "confidentiel", "Rétabli", "gendarmerie", ":17")  # fmt: skip
+
+
+def build_september(env: WebEnv) -> None:
+    """Alerts of September 2026 (Paris: UTC+2) with cameras, operators and free texts;
+    two tickets; a1 recorded 15 days of the 30, a2 3 days."""
+    with psycopg.connect(env.dsn) as conn:
+        ensure_partitions(conn, date(2026, 8, 31), date(2026, 9, 1))
+
+        def alert(tenant: str, camera: str | None, kind: str, raised: str, ack_s: int | None,
+                  by: str | None, closed_s: int | None = None, closer: str | None = None,
+                  qualification: str | None = None, report: str | None = None,
+                  forces: str = "[]", title: str = "Alerte", source: str = "analytique",
+                  detail: str = "{}") -> None:  # fmt: skip
+            at = z(raised)
+            conn.execute(
+                "INSERT INTO alerts (tenant_id, camera_id, source, kind, priority, title, state, "
+                "raised_at, ack_due_at, acknowledged_at, acknowledged_by, closed_at, closed_by, "
+                "qualification, report, forces_calls, detail) VALUES (%s, %s, %s, %s, 2, %s, %s, "
+                "%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                (tenant, camera, source, kind, title,
+                 "cloturee" if closed_s is not None else "prise_en_compte", at,
+                 at + timedelta(seconds=120),
+                 None if ack_s is None else at + timedelta(seconds=ack_s), by,
+                 None if closed_s is None else at + timedelta(seconds=closed_s), closer,
+                 qualification, report, forces, detail),
+            )  # fmt: skip
+
+        alert(
+            "commune-a",
+            "a1",
+            "intrusion",
+            "2026-09-10T08:00:17",
+            60,
+            "dupont",
+            3600,
+            "martin",
+            "incident_reel",
+            "Individu interpellé rue des Lilas",
+            '[{"service": "gendarmerie", "reference": "PV-SECRET-77", "by": "martin"}]',
+            "Intrusion chez M. Lambert",
+            detail='{"description": "Voisin Jean Valjean"}',
+        )
+        alert(
+            "commune-a",
+            "a1",
+            "intrusion",
+            "2026-09-11T09:00:00",
+            300,
+            "martin",
+            7200,
+            "martin",
+            "incident_reel",
+            "Rapport confidentiel B",
+        )
+        alert(
+            "commune-a",
+            "a2",
+            "intrusion",
+            "2026-09-12T10:00:00",
+            30,
+            "dupont",
+            600,
+            "dupont",
+            "fausse_alerte",
+            "Chat errant",
+        )
+        alert("commune-a", "a2", "arme", "2026-09-13T11:00:00", 600, "durand")
+        alert(
+            "commune-a",
+            None,
+            "panne",
+            "2026-09-14T12:00:00",
+            20,
+            "systeme",
+            1800,
+            "systeme",
+            "technique",
+            "Rétabli automatiquement : flux revenu",
+            source="technique",
+        )
+        alert("commune-b", "b1", "intrusion", "2026-09-10T08:00:00", 10, "durand")  # fmt: skip
+        conn.execute(
+            "INSERT INTO tickets (tenant_id, declarer, element, description, state, resolution, "
+            "opened_at, resolved_at) VALUES ('commune-a', 'systeme', 'a1', 'Panne', 'resolu', "
+            "'Remplacée', '2026-09-15T08:00Z', '2026-09-15T10:00Z'), ('commune-a', 'systeme', "
+            "'a2', 'Panne', 'ouvert', NULL, '2026-09-16T08:00Z', NULL)"
+        )
+        for camera, days in (("a1", 15), ("a2", 3)):
+            start = z("2026-08-31T22:00:00")  # 1 September 00:00 in Paris
+            conn.execute(
+                "INSERT INTO segments (camera_id, stream, run_id, start_at, end_at, "
+                "media_start_90k, duration_90k, frames, bytes, sha256, key, codec, width, "
+                "height, replicas) VALUES (%s, 'main', 1, %s, %s, 0, 0, 100, 1000, %s, %s, "
+                "'h264', 1280, 720, '{r1}')",
+                (camera, start, start + timedelta(days=days), "0" * 64, f"{camera}/sept"),
+            )  # fmt: skip
+
+
+@pytest.fixture
+def committee(month: WebEnv) -> WebEnv:
+    month.user("comite-a", "auditor", "commune-a", [("read_statistics", "commune-a")],
+               habilitation=None)  # fmt: skip
+    month.user("comite-b", "auditor", "commune-b", [("read_statistics", "commune-b")],
+               habilitation=None)  # fmt: skip
+    build_september(month)
+    return month
+
+
+def cell(value: object) -> str:
+    """A JSON value as the CSV writes it (figures._cell)."""
+    if value is None:
+        return ""
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def stats(s: requests.Session, env: WebEnv, kind: str, **params: str) -> dict[str, object]:
+    r = s.get(f"{env.url}{STATS}", params={"type": kind, **params})
+    assert r.status_code == 200, r.text
+    body: dict[str, object] = r.json()
+    return body
+
+
+def test_json_statistics_are_the_csv_figures(committee: WebEnv) -> None:
+    env = committee
+    a = env.login("admin-a")
+    alerts = stats(a, env, "alertes", mois=SEPT)
+    assert alerts["communes"] == ["commune-a"] and alerts["type"] == "alertes"
+    assert alerts["debut"] == "2026-09-01T00:00:00+02:00"
+    assert alerts["lignes"] == [
+        {"commune": "commune-a", "type": "arme", "alertes": 1, "prises_en_compte": 1,
+         "delai_prise_en_compte_median_s": 600.0, "delai_prise_en_compte_p90_s": 600.0,
+         "escaladees": 0, "cloturees": 0, "fausses_alertes": 0, "taux_fausses_alertes": None,
+         "en_retard": 1, "retard_cumule_s": 480.0},
+        {"commune": "commune-a", "type": "intrusion", "alertes": 3, "prises_en_compte": 3,
+         "delai_prise_en_compte_median_s": 60.0, "delai_prise_en_compte_p90_s": 300.0,
+         "escaladees": 1, "cloturees": 3, "fausses_alertes": 1,
+         "taux_fausses_alertes": 0.3333, "en_retard": 1, "retard_cumule_s": 180.0},
+        {"commune": "commune-a", "type": "panne", "alertes": 1, "prises_en_compte": 1,
+         "delai_prise_en_compte_median_s": 20.0, "delai_prise_en_compte_p90_s": 20.0,
+         "escaladees": 0, "cloturees": 1, "fausses_alertes": 0, "taux_fausses_alertes": 0.0,
+         "en_retard": 0, "retard_cumule_s": 0.0},
+    ]  # fmt: skip
+    units = {c["nom"]: c["unite"] for c in alerts["champs"]}  # type: ignore[attr-defined]
+    assert units["delai_prise_en_compte_p90_s"] == "s" and units["alertes"] == "nombre"
+    cameras = stats(a, env, "alertes_camera", mois=SEPT)["lignes"]
+    assert [list(r.values()) for r in cameras] == [  # type: ignore[attr-defined]
+        ["commune-a", None, 1, 1, 0, 0, None, None],
+        ["commune-a", "a1", 2, 2, 1, 2, 3600.0, 7200.0],  # incidents closed in 1 h and 2 h
+        ["commune-a", "a2", 2, 1, 1, 0, None, None],
+    ]
+    avail = stats(a, env, "disponibilite", mois=SEPT)["lignes"]
+    assert [(r["camera"], r["part_periode_enregistree"]) for r in avail] == [  # type: ignore[index]
+        ("a1", 0.5), ("a2", 0.1)]  # fmt: skip
+    year = {"since": "2026-01-01T00:00:00+01:00", "until": "2026-10-01T00:00:00+02:00"}
+    (t3,) = stats(a, env, "tickets", **year)["lignes"]  # type: ignore[misc]
+    assert t3 == {
+        "commune": "commune-a", "trimestre": "2026-T3", "tickets_ouverts": 2,
+        "tickets_resolus": 1, "delai_resolution_moyen_s": 7200.0,
+        "delai_resolution_median_s": 7200.0, "delai_resolution_p90_s": 7200.0,
+    }  # fmt: skip
+    # the JSON and the CSV show the same figures, field by field
+    for kind, params in (("alertes", {"mois": SEPT}), ("alertes_camera", {"mois": SEPT}),
+                         ("comite", {"mois": SEPT}), ("disponibilite", {"mois": SEPT}),
+                         ("tickets", year), ("alertes", {"mois": "2026-11"})):  # fmt: skip
+        lines = stats(a, env, kind, **params)["lignes"]
+        csv_rows = rows(a.get(f"{env.url}{URL}", params={"type": kind, **params}))
+        assert [{k: cell(v) for k, v in x.items()} for x in lines] == csv_rows, kind  # type: ignore[attr-defined]
+        assert lines, kind
+    views = env.sql(
+        "SELECT detail->>'type', detail->>'vue' FROM audit WHERE actor = 'admin-a' "
+        "AND action = 'report.read' ORDER BY seq"
+    )
+    assert views[:4] == [("alertes", "json"), ("alertes_camera", "json"),
+                         ("disponibilite", "json"), ("tickets", "json")]  # fmt: skip
+    assert ("comite", "csv") in views
+
+
+def test_statistics_rights_and_refusals(committee: WebEnv) -> None:
+    env = committee
+    denied = env.sql("SELECT count(*) FROM audit WHERE action = 'access.denied'")[0][0]
+    c = env.login("comite-a")
+    for kind in ("alertes", "alertes_camera", "comite"):
+        assert c.get(f"{env.url}{STATS}?type={kind}&mois={SEPT}").status_code == 200
+        assert c.get(f"{env.url}{URL}?type={kind}&mois={SEPT}").status_code == 200
+    for kind in ("tickets", "disponibilite"):  # the installation's figures: admin_cameras
+        assert c.get(f"{env.url}{STATS}?type={kind}&mois={SEPT}").status_code == 403
+    for kind in ("enregistrements", "usage", "registre"):
+        assert c.get(f"{env.url}{URL}?type={kind}&mois={SEPT}").status_code == 403
+    other = c.get(f"{env.url}{STATS}?type=comite&mois={SEPT}&commune=commune-b")
+    assert other.status_code == 403 and "commune-b" in other.json()["erreur"]["message"]
+    groupe = env.login("groupe-a").get(f"{env.url}{STATS}?type=alertes&mois={SEPT}")
+    assert groupe.status_code == 403
+    bad = env.login("admin-a").get(f"{env.url}{STATS}?type=usage&mois={SEPT}")
+    assert bad.status_code == 400 and "type" in bad.json()["erreur"]["message"]
+    after = env.sql("SELECT count(*) FROM audit WHERE action = 'access.denied'")[0][0]
+    assert after - denied >= 7  # type: ignore[operator]
+    # each commune's committee sees its own commune only
+    b = stats(env.login("comite-b"), env, "alertes", mois=SEPT)
+    assert [(r["commune"], r["alertes"]) for r in b["lignes"]] == [("commune-b", 1)]  # type: ignore[attr-defined]
+
+
+def test_committee_view_is_anonymised(committee: WebEnv) -> None:
+    env = committee
+    c = env.login("comite-a")
+    r = c.get(f"{env.url}{STATS}", params={"type": "comite", "mois": SEPT})
+    assert r.status_code == 200
+    for secret in SECRETS:
+        assert secret not in r.text, secret
+    lines = r.json()["lignes"]
+    assert [(x["numero"], x["camera"], x["prise_en_compte_par"], x["cloturee_par"],
+             x["qualification"], x["appels_forces"], x["hors_delai"]) for x in lines] == [
+        (1, "a1", "Opérateur 1", "Opérateur 2", "incident_reel", 1, "non"),
+        (2, "a1", "Opérateur 2", "Opérateur 2", "incident_reel", 0, "oui"),
+        (3, "a2", "Opérateur 1", "Opérateur 1", "fausse_alerte", 0, "non"),
+        (4, "a2", "Opérateur 3", None, None, 0, "oui"),
+        (5, None, "Système", "Système", "technique", 0, "non"),
+    ]  # fmt: skip
+    # times to the minute: 08:00:17 UTC is 10:00 in Paris
+    assert lines[0]["levee_a"] == "2026-09-10T10:00:00+02:00"
+    assert set(lines[0]) == set(x["nom"] for x in r.json()["champs"])
+    for kind in ("comite", "alertes", "alertes_camera"):
+        body = c.get(f"{env.url}{URL}", params={"type": kind, "mois": SEPT}).content.decode()
+        for secret in SECRETS:
+            assert secret not in body, (kind, secret)

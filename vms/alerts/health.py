@@ -9,13 +9,18 @@ by the alert desk's thread every ``interval_s``:
 - a segment stored for longer than ``replica_grace_s`` and still missing from a
   configured replica → ``replique_incomplete``;
 - free space of a local replica under ``min_free_percent`` → ``espace_stockage_faible``
-  on every supervised camera (each commune sees its recordings at risk); S3 replicas
-  are skipped (no quota is readable through the S3 API);
+  once per commune of the supervised cameras and replica (each commune sees its
+  recordings at risk); S3 replicas are skipped (no quota is readable through S3);
 - the previous run of these checks older than ``overdue_s`` (the desk stopped or
-  stalled; the time of the last run is kept in ``settings``) → ``controle_en_retard``.
+  stalled; the time of the last run is kept in ``settings``) → ``controle_en_retard``,
+  once per commune.
 
-Each fault goes the way of ``flux_interrompu``: one technical alert and one ticket per
-camera and fault (``AlertStore.raise_fault``), closed and resolved by the system when
+A camera's fault goes the way of ``flux_interrompu``: one technical alert and one ticket
+per camera and fault (``AlertStore.raise_fault``). The two installation-wide faults
+raise one alert and one ticket per commune, without camera
+(``AlertStore.raise_commune_fault``; key ``commune:<tenant>:<fault>[:<replica>]``),
+whose detail names the replica and counts the commune's cameras: not one per camera, an
+alert storm on a large installation. All are closed and resolved by the system when
 the fault clears. The decisions are pure (``vms.domain.health``); this module reads
 the rows and applies them. See docs/design/alerts.md, « Contrôles de santé ».
 """
@@ -31,11 +36,14 @@ from pathlib import Path
 
 from psycopg_pool import ConnectionPool
 
-from vms.alerts.store import AlertStore, Fault, dedup_key
+from vms.alerts.store import AlertStore, CommuneFault, Fault, dedup_key
 from vms.domain import health as rules
 from vms.domain.health import FLOORS, QualityFloor, Sample
 
 log = logging.getLogger(__name__)
+
+_Decision = tuple[bool | None, dict[str, object]]
+"""Whether a fault is present (None: unknown, state kept) and its alert's detail."""
 
 LAST_RUN_KEY = "alerts.health_checked_at"
 """``settings`` row holding the time of the last run of the health checks."""
@@ -76,69 +84,106 @@ class HealthChecker:
     """Runs so far (tests wait on them, not on time)."""
     _s3_logged: bool = field(default=False, init=False)
 
-    def run(self, now: datetime) -> dict[str, set[str]]:
-        """One pass of every check; returns the faults present per camera."""
+    def run(self, now: datetime) -> set[str]:
+        """One pass of every check; returns the dedup keys of the faults present."""
         self.runs += 1
-        present: dict[str, set[str]] = {c: set() for c in self.cameras}
+        present: set[str] = set()
         if not self.cameras:
             self._mark_run(now)
             return present
         s = self.settings
-        late = rules.check_overdue(self._last_run(), now, timedelta(seconds=s.overdue_s))
+        previous = self._last_run()
+        late = rules.check_overdue(previous, now, timedelta(seconds=s.overdue_s))
         self._mark_run(now)
         samples = self._samples(now - timedelta(seconds=s.quality_window_s))
         gaps = self._gaps(now - timedelta(seconds=s.gap_period_s))
         missing = self._missing(now)
-        full = self._full_replicas()
-        decisions: dict[str, dict[str, tuple[bool | None, dict[str, object]]]] = {}
+        decisions: dict[tuple[str, str], _Decision] = {}
         for cam in self.cameras:
             floor = self.floors.get(cam, FLOORS["general"])
             mine = samples.get(cam, [])
             worst = max(gaps.get(cam, []), default=0.0)
-            decisions[cam] = {
-                rules.QUALITY: (
-                    rules.quality_fault(mine, floor),
-                    {
-                        "min_largeur": floor.width,
-                        "min_hauteur": floor.height,
-                        "min_ips": floor.fps,
-                        "mesures": _last(mine),
-                    },
-                ),
-                rules.GAPS: (
-                    rules.gap_fault(gaps.get(cam, []), s.max_gap_s),
-                    {"plus_longue_s": round(worst, 1), "seuil_s": s.max_gap_s},
-                ),
-                rules.DRIFT: (
-                    rules.drift_fault(mine, s.max_drift_ms),
-                    {
-                        "derive_ms": max((abs(x.clock_drift_ms) for x in mine), default=0),
-                        "seuil_ms": s.max_drift_ms,
-                    },
-                ),
-                rules.REPLICA: (
-                    rules.replica_fault(sum(missing.get(cam, {}).values())),
-                    {"manquants": missing.get(cam, {}), "delai_s": s.replica_grace_s},
-                ),
-                rules.DISK: (bool(full) if full is not None else None, {"repliques": full or {}}),
-                rules.OVERDUE: (late, {"delai_s": s.overdue_s}),
-            }
+            decisions[(cam, rules.QUALITY)] = (
+                rules.quality_fault(mine, floor),
+                {"min_largeur": floor.width, "min_hauteur": floor.height, "min_ips": floor.fps,
+                 "mesures": _last(mine)},
+            )  # fmt: skip
+            decisions[(cam, rules.GAPS)] = (
+                rules.gap_fault(gaps.get(cam, []), s.max_gap_s),
+                {"plus_longue_s": round(worst, 1), "seuil_s": s.max_gap_s},
+            )
+            decisions[(cam, rules.DRIFT)] = (
+                rules.drift_fault(mine, s.max_drift_ms),
+                {"derive_ms": max((abs(x.clock_drift_ms) for x in mine), default=0),
+                 "seuil_ms": s.max_drift_ms},
+            )  # fmt: skip
+            decisions[(cam, rules.REPLICA)] = (
+                rules.replica_fault(sum(missing.get(cam, {}).values())),
+                {"manquants": missing.get(cam, {}), "delai_s": s.replica_grace_s},
+            )
         keys = [dedup_key(c, f) for c in self.cameras for f in rules.LABELS]
-        open_now = self.store.open_faults(keys)
-        for cam, faults in decisions.items():
-            for fault, (state, detail) in faults.items():
-                key = dedup_key(cam, fault)
-                if state is True:
-                    present[cam].add(fault)
-                    if key not in open_now:
-                        self.store.raise_fault(
-                            Fault(cam, fault, rules.LABELS[fault], now, detail), now
-                        )
-                elif state is False and key in open_now:
-                    self.store.clear_fault(cam, fault, rules.BACK[fault], now)
-                elif state is None and key in open_now:
-                    present[cam].add(fault)
+        communes = rules.by_commune(self._tenants())
+        commune_faults = self._commune_faults(communes, late, previous, now)
+        open_now = self.store.open_faults([*keys, *(f.dedup_key for f, _ in commune_faults)])
+        for (cam, fault), (state, detail) in decisions.items():
+            key = dedup_key(cam, fault)
+            if state is True:
+                present.add(key)
+                if key not in open_now:
+                    self.store.raise_fault(Fault(cam, fault, rules.LABELS[fault], now, detail), now)
+            elif state is False and key in open_now:
+                self.store.clear_fault(cam, fault, rules.BACK[fault], now)
+            elif state is None and key in open_now:
+                present.add(key)
+        for cf, state in commune_faults:
+            key = cf.dedup_key
+            if state is True:
+                present.add(key)
+                if key not in open_now:
+                    self.store.raise_commune_fault(cf, now)
+            elif state is False and key in open_now:
+                self.store.clear_commune_fault(
+                    cf.tenant_id, cf.fault, rules.BACK[cf.fault], now, cf.subject
+                )
+            elif state is None and key in open_now:
+                present.add(key)
+        for cam in self.cameras:  # left open by a version that raised them per camera
+            for fault in rules.COMMUNE_FAULTS:
+                if dedup_key(cam, fault) in open_now:
+                    self.store.clear_fault(cam, fault, rules.SUPERSEDED, now)
         return present
+
+    def _commune_faults(
+        self,
+        communes: Mapping[str, Sequence[str]],
+        late: bool,
+        previous: datetime | None,
+        now: datetime,
+    ) -> list[tuple[CommuneFault, bool | None]]:
+        """The installation-wide faults, one per commune of the supervised cameras (and
+        per local replica for the free space), with their decision."""
+        s = self.settings
+        disks = self._free_space()
+        out: list[tuple[CommuneFault, bool | None]] = []
+        for tenant, cams in communes.items():
+            n = len(cams)
+            for replica, (free, state) in disks.items():
+                out.append((CommuneFault(
+                    tenant, rules.DISK, rules.LABELS[rules.DISK], now, subject=replica,
+                    element=f"Réplique {replica}",
+                    description=rules.disk_description(replica, free or 0.0,
+                                                       s.min_free_percent, n),
+                    detail={"replique": replica, "libre_pourcent": free,
+                            "seuil_pourcent": s.min_free_percent, "cameras": n},
+                ), state))  # fmt: skip
+            out.append((CommuneFault(
+                tenant, rules.OVERDUE, rules.LABELS[rules.OVERDUE], now,
+                element="Contrôles de santé",
+                description=rules.overdue_description(s.overdue_s, n),
+                detail={"delai_s": s.overdue_s, "cameras": n,
+                        "precedent": None if previous is None else previous.isoformat()},
+            ), late))  # fmt: skip
+        return out
 
     # -- reads ---------------------------------------------------------------------
 
@@ -201,11 +246,19 @@ class HealthChecker:
             out.setdefault(cam, {})[replica] = int(count)
         return out
 
-    def _full_replicas(self) -> dict[str, float] | None:
-        """Local replicas under the free-space threshold (name → free percent); None
-        when none could be measured."""
-        full: dict[str, float] = {}
-        measured = False
+    def _tenants(self) -> dict[str, str]:
+        """The commune of each supervised camera (the unknown ones left out)."""
+        with self.pool.connection() as conn:
+            rows = conn.execute(
+                "SELECT id, tenant_id FROM cameras WHERE id = ANY (%s)", (list(self.cameras),)
+            ).fetchall()
+        return {r[0]: r[1] for r in rows}
+
+    def _free_space(self) -> dict[str, tuple[float | None, bool | None]]:
+        """Free percent of each local replica's disk and whether it is under the
+        threshold; (None, None) when it cannot be read. S3 replicas are left out
+        (logged once)."""
+        out: dict[str, tuple[float | None, bool | None]] = {}
         for r in self.replicas:
             if r.path is None:
                 if not self._s3_logged:
@@ -217,11 +270,13 @@ class HealthChecker:
                 usage = shutil.disk_usage(r.path)
             except OSError as err:
                 log.warning("health: free space of replica %s unknown: %s", r.name, err)
+                out[r.name] = (None, None)
                 continue
-            measured = True
-            if rules.disk_fault(usage.free, usage.total, self.settings.min_free_percent):
-                full[r.name] = round(usage.free * 100 / usage.total, 1)
-        return full if measured else None
+            out[r.name] = (
+                rules.free_percent(usage.free, usage.total),
+                rules.disk_fault(usage.free, usage.total, self.settings.min_free_percent),
+            )
+        return out
 
 
 def _last(samples: Iterable[Sample]) -> dict[str, object] | None:

@@ -10,6 +10,7 @@ by the system (``suppressed_by``; LAW-10: nothing is hidden from the record)."""
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -21,6 +22,13 @@ from vms.domain.alerts import SYSTEM_ACTOR, State, ack_due
 SOURCE = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}$")
 """Name of a sending system (the webhook's path, ``mqtt`` for the MQTT input)."""
 IDENT = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
+ALL_COMMUNES = "*"
+
+
+def in_scope(communes: Sequence[str], tenant: str) -> bool:
+    """Whether an input limited to ``communes`` may raise an alert of commune ``tenant``
+    (``"*"``: any)."""
+    return ALL_COMMUNES in communes or tenant in communes
 
 
 class ExternalInput(BaseModel):

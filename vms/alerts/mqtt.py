@@ -4,7 +4,12 @@ an external alert through the same validation and storage as the webhook
 (``vms.alerts.inputs.ExternalInput``, ``AlertStore.create_external``), input source
 ``mqtt``. paho-mqtt runs its own network thread (reconnecting with backoff); the
 messages are handled one at a time in that thread. A message that is not understood
-is logged once, raw, and dropped (MQTT has no answer to send)."""
+is logged once, raw, and dropped (MQTT has no answer to send).
+
+The broker's ACL says who may publish, not for which commune: the input has its own
+scope (``communes``; ``"*"``: all), as the webhook has its ``alert_input`` grants. A
+message naming a camera or a commune outside it is dropped, counted in ``rejected`` and
+logged; nothing is stored."""
 
 from __future__ import annotations
 
@@ -21,7 +26,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from pydantic import ValidationError
 
 from vms.alerts.inputs import ExternalInput
-from vms.alerts.store import AlertStore
+from vms.alerts.store import AlertStore, OutOfScope
 from vms.domain.clock import Clock
 from vms.errors import VmsError
 
@@ -40,6 +45,8 @@ class MqttSettings:
     tls: bool = False
     ca_file: Path | None = None
     client_id: str = "vms-alert-desk"
+    communes: Sequence[str] = ()
+    """The communes it may raise alerts for; ``("*",)``: all; empty: none."""
 
 
 class MqttInput:
@@ -68,8 +75,11 @@ class MqttInput:
     def start(self) -> None:
         self._client.connect_async(self.settings.host, self.settings.port, keepalive=30)
         self._client.loop_start()
-        log.info("alert desk: MQTT input %s:%d, topics %s", self.settings.host,
-                 self.settings.port, list(self.settings.topics))  # fmt: skip
+        log.info("alert desk: MQTT input %s:%d, topics %s, communes %s", self.settings.host,
+                 self.settings.port, list(self.settings.topics),
+                 list(self.settings.communes))  # fmt: skip
+        if not self.settings.communes:
+            log.warning("alert desk: the MQTT input has no commune: every message is dropped")
 
     def stop(self) -> None:
         self._client.disconnect()
@@ -92,7 +102,16 @@ class MqttInput:
         """One message: the alert id (new or already received), None if dropped."""
         try:
             msg = ExternalInput.model_validate_json(payload)
-            alert_id, _ = self.store.create_external(msg, INPUT_SOURCE, self.clock.now())
+            alert_id, _ = self.store.create_external(
+                msg, INPUT_SOURCE, self.clock.now(), communes=self.settings.communes
+            )
+        except OutOfScope as out:
+            self.rejected += 1
+            log.warning("alert desk: MQTT message on %s dropped: commune %s (%s) outside "
+                        "the input's communes %s: %r", topic, out.tenant,
+                        msg.camera_id or msg.commune, list(self.settings.communes),
+                        payload[:2000])  # fmt: skip
+            return None
         except (ValidationError, VmsError) as err:
             self.rejected += 1
             log.warning("alert desk: MQTT message on %s dropped (%s): %r", topic,

@@ -21,7 +21,7 @@ import psycopg
 from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool
 
-from vms.alerts.inputs import ExternalInput, columns, raised_at
+from vms.alerts.inputs import ExternalInput, columns, in_scope, raised_at
 from vms.alerts.suppression import FLAPPING, FlapSettings, flapping, maintenance_report
 from vms.db.alerts import (
     ACTIVE_MAINTENANCE_SQL,
@@ -42,6 +42,16 @@ from vms.domain.alerts import (
 from vms.errors import invalid
 
 log = logging.getLogger(__name__)
+
+
+class OutOfScope(Exception):
+    """An external alarm for a commune outside its input's scope (the MQTT input's
+    ``communes``): nothing stored."""
+
+    def __init__(self, tenant: str) -> None:
+        super().__init__(tenant)
+        self.tenant = tenant
+
 
 EVENTS_CHANNEL = "vms_events"
 """Where the analytics tier announces each stored event (``analytics.store``)."""
@@ -104,6 +114,34 @@ class Fault:
 
 def dedup_key(camera_id: str, fault: str) -> str:
     return f"{camera_id}:{fault}"
+
+
+@dataclass(frozen=True, slots=True)
+class CommuneFault:
+    """A technical fault of the installation (a replica's disk, the health checks
+    themselves) raised once per commune whose cameras it affects: its alert and ticket
+    have no camera. ``subject`` tells apart faults of one kind (the replica)."""
+
+    tenant_id: str
+    fault: str
+    title: str
+    at: datetime
+    subject: str = ""
+    element: str = ""
+    """The ticket's element (default: the title)."""
+    description: str = ""
+    """The ticket's description (default: the title)."""
+    detail: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def dedup_key(self) -> str:
+        return commune_key(self.tenant_id, self.fault, self.subject)
+
+
+def commune_key(tenant_id: str, fault: str, subject: str = "") -> str:
+    """Dedup key of a commune's fault: never a camera's (a camera key has one colon
+    and no ``commune:`` prefix with a fault after the tenant)."""
+    return f"commune:{tenant_id}:{fault}" + (f":{subject}" if subject else "")
 
 
 @dataclass(frozen=True, slots=True)
@@ -299,6 +337,56 @@ class AlertStore:
                      fault.camera_id, fault.fault, alert_id, ticket_id)  # fmt: skip
         return alert_id, ticket_id
 
+    def raise_commune_fault(
+        self, fault: CommuneFault, now: datetime
+    ) -> tuple[int | None, int | None]:
+        """The technical alert and ticket of a commune's ``fault`` (no camera), each
+        unless one is open for its key; (new alert id, new ticket id). Maintenance
+        windows, being a camera's, do not apply."""
+        proc = self.procedure(TECHNICAL)
+        key = fault.dedup_key
+        with self.pool.connection() as conn, conn.transaction():
+            found = conn.execute(
+                "SELECT name FROM tenants WHERE id = %s", (fault.tenant_id,)
+            ).fetchone()
+            if found is None:
+                log.warning("fault %s on an unknown commune %s", fault.fault, fault.tenant_id)
+                return None, None
+            row = conn.execute(
+                "INSERT INTO alerts (tenant_id, camera_id, source, kind, priority, title, "
+                "dedup_key, raised_at, ack_due_at, detail) VALUES (%s, NULL, 'technique', %s, "
+                "%s, %s, %s, %s, %s, %s) ON CONFLICT (dedup_key) WHERE dedup_key IS NOT NULL "
+                "AND state <> 'cloturee' DO NOTHING RETURNING id",
+                (fault.tenant_id, TECHNICAL, proc.priority, fault.title, key, fault.at,
+                 ack_due(fault.at, proc.ack_deadline_s),
+                 Jsonb({"fault": fault.fault, **fault.detail})),
+            ).fetchone()  # fmt: skip
+            alert_id = linked = None if row is None else int(row[0])
+            if alert_id is not None:
+                self._created(conn, alert_id, fault.tenant_id, now, {"defaut": fault.fault})
+            else:
+                open_row = conn.execute(
+                    "SELECT id FROM alerts WHERE dedup_key = %s AND state <> 'cloturee'", (key,)
+                ).fetchone()
+                linked = None if open_row is None else int(open_row[0])
+            row = conn.execute(
+                "INSERT INTO tickets (tenant_id, camera_id, alert_id, dedup_key, declarer, "
+                "element, site, description, opened_at) VALUES (%s, NULL, %s, %s, %s, %s, %s, "
+                "%s, %s) ON CONFLICT (dedup_key) WHERE dedup_key IS NOT NULL AND state NOT IN "
+                "('resolu', 'clos') DO NOTHING RETURNING id",
+                (fault.tenant_id, linked, key, SYSTEM_ACTOR, fault.element or fault.title,
+                 str(found[0]), fault.description or fault.title, now),
+            ).fetchone()  # fmt: skip
+            ticket_id = None if row is None else int(row[0])
+            if ticket_id is not None:
+                append_audit(conn, now, "ticket.open", fault.tenant_id, f"ticket:{ticket_id}",
+                             {"commune": fault.tenant_id, "defaut": fault.fault,
+                              **({"objet": fault.subject} if fault.subject else {})})  # fmt: skip
+        if alert_id is not None or ticket_id is not None:
+            log.info("commune %s: fault %s %s raised (alert %s, ticket %s)",
+                     fault.tenant_id, fault.fault, fault.subject, alert_id, ticket_id)  # fmt: skip
+        return alert_id, ticket_id
+
     def _created(
         self,
         conn: psycopg.Connection[Any],
@@ -324,7 +412,29 @@ class AlertStore:
         """The fault cleared: the system closes its open alert (``raised_before``: only
         one raised by an event up to then) and resolves its open ticket; (closed alert
         id, resolved ticket id)."""
-        key = dedup_key(camera_id, fault)
+        return self._clear(dedup_key(camera_id, fault), camera_id, {"camera": camera_id},
+                           fault, reason, now, raised_before)  # fmt: skip
+
+    def clear_commune_fault(
+        self, tenant_id: str, fault: str, reason: str, now: datetime, subject: str = ""
+    ) -> tuple[int | None, int | None]:
+        """A commune's fault cleared: as ``clear_fault``, for its key."""
+        detail: dict[str, object] = {"commune": tenant_id}
+        if subject:
+            detail["objet"] = subject
+        return self._clear(commune_key(tenant_id, fault, subject), f"commune {tenant_id}",
+                           detail, fault, reason, now, None)  # fmt: skip
+
+    def _clear(
+        self,
+        key: str,
+        who: str,
+        about: dict[str, object],
+        fault: str,
+        reason: str,
+        now: datetime,
+        raised_before: datetime | None,
+    ) -> tuple[int | None, int | None]:
         closed = resolved = None
         with self.pool.connection() as conn, conn.transaction():
             row = conn.execute(
@@ -348,7 +458,7 @@ class AlertStore:
                     append_audit(conn, now, f"alert.{FLAPPING}", alert.tenant_id,
                                  f"alert:{alert.id}", detail)  # fmt: skip
                     self._notify(conn, alert.id, alert.tenant_id)
-                log.info("%s: fault %s flaps: alert %d held open", camera_id, fault, alert.id)
+                log.info("%s: fault %s flaps: alert %d held open", who, fault, alert.id)
                 return None, None
             if row is not None:
                 alert = _alert(row)
@@ -363,10 +473,10 @@ class AlertStore:
             if row is not None:
                 resolved = int(row[0])
                 append_audit(conn, now, "ticket.resolve", row[1], f"ticket:{resolved}",
-                             {"camera": camera_id, "defaut": fault})  # fmt: skip
+                             {**about, "defaut": fault})  # fmt: skip
         if closed is not None or resolved is not None:
             log.info("%s: fault %s cleared (alert %s closed, ticket %s resolved)",
-                     camera_id, fault, closed, resolved)  # fmt: skip
+                     who, fault, closed, resolved)  # fmt: skip
         return closed, resolved
 
     def open_faults(self, keys: Iterable[str]) -> set[str]:
@@ -422,7 +532,11 @@ class AlertStore:
     # -- external inputs (MQTT) ----------------------------------------------------
 
     def create_external(
-        self, msg: ExternalInput, input_source: str, now: datetime
+        self,
+        msg: ExternalInput,
+        input_source: str,
+        now: datetime,
+        communes: Sequence[str] | None = None,
     ) -> tuple[int, bool]:
         """The alert of an external alarm, as the webhook stores it (actor: the input);
         (alert id, created). VmsError (INVALID_ARGUMENT) for an unknown camera, commune
@@ -439,6 +553,8 @@ class AlertStore:
             if row is None:
                 raise invalid(f"Caméra ou commune inconnue : {msg.camera_id or msg.commune}.")
             tenant = str(row[0])
+            if communes is not None and not in_scope(communes, tenant):
+                raise OutOfScope(tenant)
             kinds = {r[0] for r in conn.execute(EXTERNAL_KINDS_SQL).fetchall()}
             if msg.kind not in kinds:
                 raise invalid(f"Type d'alarme externe inconnu : {msg.kind}.")

@@ -12,6 +12,8 @@ from vms.domain.clock import Clock
 
 
 def desk_workers(config: AlertsConfig, store: AlertStore, dsn: str, clock: Clock) -> list[Worker]:
+    from vms.alerts.outgoing import OutgoingSettings, Webhook, WebhookPublisher
+
     workers: list[Worker] = []
     if config.mqtt is not None:
         from vms.alerts.mqtt import MqttInput, MqttSettings
@@ -20,12 +22,11 @@ def desk_workers(config: AlertsConfig, store: AlertStore, dsn: str, clock: Clock
         settings = MqttSettings(
             m.host, m.port, tuple(m.topics), m.username,
             Path(m.password_file) if m.password_file else None, m.tls,
-            Path(m.ca_file) if m.ca_file else None,
+            Path(m.ca_file) if m.ca_file else None, communes=tuple(m.communes),
         )  # fmt: skip
         workers.append(MqttInput(settings, store, clock))
-    if config.webhooks:
-        from vms.alerts.outgoing import Webhook, WebhookPublisher
-
-        hooks = [Webhook(h.url, h.secret) for h in config.webhooks]
-        workers.append(WebhookPublisher(dsn, hooks, clock))
+    # always: with no webhook it only purges the outbox the alerts' trigger fills
+    hooks = [Webhook(h.url, h.secret) for h in config.webhooks]
+    outgoing = OutgoingSettings(retention_s=config.webhook_retention_days * 86400.0)
+    workers.append(WebhookPublisher(dsn, hooks, clock, outgoing))
     return workers

@@ -418,3 +418,52 @@ async def withdraw_maintenance(conn: Conn, window_id: int, by: str, now: datetim
         "UPDATE camera_maintenance SET deleted_at = %s, deleted_by = %s WHERE id = %s",
         (now, by, window_id),
     )
+
+
+# -- outbox of the outgoing webhooks (migration 0013; the desk, as the owner) ---------
+
+REGISTER_WEBHOOK_SQL = """
+    INSERT INTO alert_webhooks (key, url, floor_id, seen_at)
+    SELECT %(key)s, %(url)s,
+           coalesce((SELECT max(id) FROM alert_outbox
+                      WHERE created_at < now() - interval '1 minute'), 0), now()
+    ON CONFLICT (key) DO UPDATE SET url = excluded.url, seen_at = excluded.seen_at
+    RETURNING floor_id
+"""
+"""A webhook a desk runs: known from now on (its floor: the changes of the last minute
+are its first ones, so that one committing while it registers is not missed)."""
+PENDING_SQL = """
+    SELECT o.id, o.created_at, o.alert FROM alert_outbox o
+     WHERE o.id > %(floor)s AND o.created_at >= now() - make_interval(secs => %(retention_s)s)
+       AND NOT EXISTS (SELECT 1 FROM alert_outbox_delivered d
+                        WHERE d.webhook_key = %(key)s AND d.outbox_id = o.id)
+     ORDER BY o.id LIMIT %(limit)s
+"""
+"""The next changes a webhook has not acknowledged, in order."""
+DELIVERED_SQL = (
+    "INSERT INTO alert_outbox_delivered (webhook_key, outbox_id, delivered_at) "
+    "VALUES (%s, %s, now()) ON CONFLICT DO NOTHING"
+)
+EXPIRED_UNDELIVERED_SQL = """
+    SELECT w.url, count(*) FROM alert_webhooks w JOIN alert_outbox o ON o.id > w.floor_id
+     WHERE o.created_at < now() - make_interval(secs => %(retention_s)s)
+       AND NOT EXISTS (SELECT 1 FROM alert_outbox_delivered d
+                        WHERE d.webhook_key = w.key AND d.outbox_id = o.id)
+     GROUP BY w.url ORDER BY w.url
+"""
+"""Per webhook, the changes the retention is about to drop undelivered."""
+PURGE_EXPIRED_SQL = (
+    "DELETE FROM alert_outbox WHERE created_at < now() - make_interval(secs => %(retention_s)s)"
+)
+PURGE_DELIVERED_SQL = """
+    DELETE FROM alert_outbox o WHERE NOT EXISTS (
+        SELECT 1 FROM alert_webhooks w
+         WHERE o.id > w.floor_id AND NOT EXISTS (SELECT 1 FROM alert_outbox_delivered d
+                                                  WHERE d.webhook_key = w.key
+                                                    AND d.outbox_id = o.id))
+"""
+"""The changes every known webhook acknowledged (all of them when none is known)."""
+FORGET_WEBHOOKS_SQL = (
+    "DELETE FROM alert_webhooks WHERE seen_at < now() - make_interval(secs => %(retention_s)s) "
+    "RETURNING url"
+)

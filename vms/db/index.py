@@ -107,13 +107,13 @@ class PgSegmentIndex:
             return None
         return row[0], GapCause(row[1]) if row[1] else None
 
-    def close_dangling_runs(self, cause: GapCause) -> int:
+    def close_dangling_runs(self, cause: GapCause, camera_id: str | None = None) -> int:
         with self._conn() as conn:
             cur = conn.execute(
                 "UPDATE runs r SET end_cause = %s, end_at = coalesce("
                 " (SELECT max(s.end_at) FROM segments s WHERE s.run_id = r.id), r.start_at) "
-                "WHERE r.end_at IS NULL",
-                (cause.value,),
+                "WHERE r.end_at IS NULL AND (%s::text IS NULL OR r.camera_id = %s)",
+                (cause.value, camera_id, camera_id),
             )
             return cur.rowcount
 

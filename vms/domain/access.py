@@ -29,6 +29,9 @@ class Action(enum.StrEnum):
     ALERT_INPUT = "alert_input"
     """Post external alarms (webhook of a hypervisor, an intrusion alarm, a sensor) on
     a camera or a commune; meant for a machine client's API token."""
+    READ_STATISTICS = "read_statistics"
+    """Read a commune's anonymised alert statistics (ALR-05): no image, no login, no
+    free text; meant for the members of the ethics and monitoring committees."""
 
 
 IMAGE_ACTIONS = frozenset(

@@ -7,7 +7,7 @@ See docs/design/alerts.md, « Contrôles de santé ».
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -36,6 +36,50 @@ BACK = {
     OVERDUE: "contrôles de santé de nouveau à l'heure",
 }
 """French reason of the automatic closing, after « Rétabli automatiquement : »."""
+CAMERA_FAULTS = (QUALITY, GAPS, DRIFT, REPLICA)
+"""Faults of one camera: one alert and one ticket per camera."""
+COMMUNE_FAULTS = (DISK, OVERDUE)
+"""Installation-wide faults (a replica's disk, the checks themselves): one alert and one
+ticket per commune of the supervised cameras (per replica for ``DISK``), without
+camera, instead of one per camera (an alert storm on a large installation)."""
+SUPERSEDED = "remplacé par un défaut signalé une fois par commune"
+"""Closing reason of a per-camera alert of a ``COMMUNE_FAULTS`` fault left open by an
+earlier version."""
+
+
+def by_commune(tenants: Mapping[str, str]) -> dict[str, list[str]]:
+    """The cameras of each commune (``tenants``: camera → commune), sorted."""
+    out: dict[str, list[str]] = {}
+    for camera, tenant in sorted(tenants.items()):
+        out.setdefault(tenant, []).append(camera)
+    return out
+
+
+def free_percent(free_bytes: int, total_bytes: int) -> float | None:
+    """Free share of a disk in percent (one decimal); None when unknown."""
+    if total_bytes <= 0:
+        return None
+    return round(free_bytes * 100 / total_bytes, 1)
+
+
+def disk_description(replica: str, free: float, floor: float, cameras: int) -> str:
+    """The ticket text of a replica short of space (French)."""
+    n = f"{cameras} caméra{'s' if cameras > 1 else ''}"
+    return (f"Espace de stockage insuffisant sur la réplique « {replica} » : "
+            f"{_fr(free)} % libres, seuil {_fr(floor)} % ; {n} de la commune concernée"
+            f"{'s' if cameras > 1 else ''}.")  # fmt: skip
+
+
+def overdue_description(delay_s: float, cameras: int) -> str:
+    """The ticket text of late health checks (French)."""
+    n = f"{cameras} caméra{'s' if cameras > 1 else ''}"
+    s = "s" if cameras > 1 else ""
+    return (f"Contrôles de santé en retard (plus de {_fr(delay_s)} s depuis le précédent) : "
+            f"{n} de la commune non contrôlée{s} dans le délai.")  # fmt: skip
+
+
+def _fr(x: float) -> str:
+    return (str(int(x)) if float(x).is_integer() else str(x)).replace(".", ",")
 
 
 @dataclass(frozen=True, slots=True)

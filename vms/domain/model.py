@@ -25,6 +25,11 @@ class GapCause(enum.Enum):
     CRASH = "crash"
     SHUTDOWN = "shutdown"
     STORAGE_ERROR = "storage_error"
+    FAILOVER = "failover"
+    """Several workers (cluster): taken over after its worker was lost."""
+    HANDOVER = "handover"
+    """Several workers (cluster): moved to another worker (one joined, or this one's
+    lease could not be renewed)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -97,7 +97,7 @@ class SegmentIndex(Protocol):
         """End and end cause of the latest closed run of a stream, or None."""
         ...
 
-    def close_dangling_runs(self, cause: GapCause) -> int:
+    def close_dangling_runs(self, cause: GapCause, camera_id: str | None = None) -> int:
         """Close runs left open by a crash at the end of their last indexed segment
         (or at their start when they have none). Returns how many were closed."""
         ...

@@ -14,7 +14,14 @@ Definitions:
 - *time to acknowledge* is ``acknowledged_at - raised_at``; *lateness* (ALR-03) is
   ``acknowledged_at - ack_due_at`` when positive, or ``now - ack_due_at`` for an alert
   never acknowledged past its deadline;
-- the *false-alarm rate* is alerts closed as ``fausse_alerte`` over alerts closed.
+- the *false-alarm rate* is alerts closed as ``fausse_alerte`` over alerts closed;
+- per camera (ALR-05), an alert is *handled* once closed, *late* when acknowledged
+  after its deadline or still unacknowledged past it, a *real incident* when closed as
+  ``incident_reel``; an incident's *resolution time* is ``closed_at - raised_at``.
+
+The anonymised view for committees (ALR-05, ``committee_rows``) replaces operator
+logins with pseudonyms stable within one report, drops every free text and rounds
+times down to the minute.
 """
 
 from __future__ import annotations
@@ -225,6 +232,14 @@ class AlertFact:
     qualification: str | None
     escalated: bool
     """Handed to the forces (``forces_calls`` not empty)."""
+    camera: str | None = None
+    alert_id: int = 0
+    source: str = ""
+    priority: int = 0
+    acknowledged_by: str | None = None
+    closed_by: str | None = None
+    forces_calls: int = 0
+    """Number of calls to the forces (their references are not kept here)."""
 
 
 def percentile(values: Sequence[float], q: float) -> float | None:
@@ -272,6 +287,85 @@ def lateness_s(alert: AlertFact, now: datetime) -> float:
     """ALR-03: seconds past the acknowledgement deadline (0 when on time)."""
     done = alert.acknowledged_at or now
     return max(0.0, (done - alert.ack_due_at).total_seconds())
+
+
+ALERT_CAMERA_HEADER = (
+    "commune", "camera", "alertes", "traitees", "en_retard", "incidents_reels",
+    "delai_resolution_incident_median_s", "delai_resolution_incident_p90_s",
+)  # fmt: skip
+
+
+def alert_camera_rows(alerts: Iterable[AlertFact], now: datetime) -> list[list[object]]:
+    """ALR-05 per device: alerts raised, handled (closed), late, real incidents and
+    their resolution times; alerts without camera in one row per commune (camera "")."""
+    groups: dict[tuple[str, str], list[AlertFact]] = defaultdict(list)
+    for a in alerts:
+        groups[(a.tenant, a.camera or "")].append(a)
+    rows: list[list[object]] = []
+    for (tenant, camera), group in sorted(groups.items()):
+        incidents = [a for a in group if a.qualification == "incident_reel" and a.closed_at]
+        times = [(a.closed_at - a.raised_at).total_seconds() for a in incidents if a.closed_at]
+        rows.append([
+            tenant, camera, len(group), sum(1 for a in group if a.closed_at is not None),
+            sum(1 for a in group if lateness_s(a, now) > 0), len(incidents),
+            _r(percentile(times, 0.5)), _r(percentile(times, 0.9)),
+        ])  # fmt: skip
+    return rows
+
+
+# -- anonymised view for committees (ALR-05) --------------------------------------------
+
+SYSTEM_ACTORS = frozenset({"systeme"})
+"""Actors that are no person (automatic closures): shown as « Système »."""
+
+
+class Pseudonyms:
+    """Operator logins to « Opérateur 1 », « Opérateur 2 »… in order of first
+    appearance; the same login gets the same pseudonym within one instance (one
+    report). The mapping never leaves the process."""
+
+    def __init__(self) -> None:
+        self._names: dict[str, str] = {}
+
+    def __call__(self, login: str | None) -> str:
+        if not login:
+            return ""
+        if login in SYSTEM_ACTORS:
+            return "Système"
+        if login not in self._names:
+            self._names[login] = f"Opérateur {len(self._names) + 1}"
+        return self._names[login]
+
+
+def minute(at: datetime | None) -> str:
+    """An instant rounded down to the minute, in local time, ISO 8601 (or "")."""
+    if at is None:
+        return ""
+    return at.astimezone(LOCAL_TZ).replace(second=0, microsecond=0).isoformat()
+
+
+COMMITTEE_HEADER = (
+    "commune", "numero", "camera", "type", "source", "priorite", "levee_a", "echeance_a",
+    "prise_en_compte_a", "prise_en_compte_par", "cloturee_a", "cloturee_par",
+    "qualification", "appels_forces", "hors_delai",
+)  # fmt: skip
+
+
+def committee_rows(alerts: Iterable[AlertFact], now: datetime) -> list[list[object]]:
+    """One row per alert, in order of raising, with no login (pseudonyms), no free
+    text (title, report, detail, the forces' references are not even read), times to
+    the minute. ``numero`` is the rank in the report, not the alert's id."""
+    names = Pseudonyms()
+    rows: list[list[object]] = []
+    ordered = sorted(alerts, key=lambda a: (a.raised_at, a.tenant, a.alert_id))
+    for n, a in enumerate(ordered, 1):
+        rows.append([
+            a.tenant, n, a.camera or "", a.kind, a.source, a.priority or "", minute(a.raised_at),
+            minute(a.ack_due_at), minute(a.acknowledged_at), names(a.acknowledged_by),
+            minute(a.closed_at), names(a.closed_by), a.qualification or "", a.forces_calls,
+            "oui" if lateness_s(a, now) > 0 else "non",
+        ])  # fmt: skip
+    return rows
 
 
 @dataclass(frozen=True, slots=True)

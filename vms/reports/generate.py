@@ -25,36 +25,52 @@ from vms.reports import queries as q
 
 logger = logging.getLogger(__name__)
 
-KINDS = ("enregistrements", "usage", "alertes", "tickets", "disponibilite", "registre")
+KINDS = (
+    "enregistrements", "usage", "alertes", "alertes_camera", "tickets", "disponibilite",
+    "registre", "comite",
+)  # fmt: skip
 USAGE_STEPS = ("detail", "jour", "mois")
+AVAILABILITY_HEADER = ("commune", "camera", "part_periode_enregistree")
+
+Table = tuple[Sequence[str], list[list[object]]]
 
 
-async def recordings_csv(conn: Conn, since: datetime, until: datetime) -> str:
+async def recordings_table(conn: Conn, since: datetime, until: datetime) -> Table:
     rows = f.recording_rows(f.recordings(await q.segments(conn, since, until)), since, until)
-    return f.to_csv(f.RECORDING_HEADER, rows)
+    return f.RECORDING_HEADER, rows
 
 
-async def usage_csv(conn: Conn, since: datetime, until: datetime, now: datetime, step: str) -> str:
+async def usage_table(
+    conn: Conn, since: datetime, until: datetime, now: datetime, step: str
+) -> Table:
     viewings = await q.viewings(conn, since, until, now)
     if step == "detail":
-        return f.to_csv(f.USAGE_DETAIL_HEADER, f.usage_detail_rows(viewings))
-    return f.to_csv(f.USAGE_HEADER, f.usage_rows(viewings, step))
+        return f.USAGE_DETAIL_HEADER, f.usage_detail_rows(viewings)
+    return f.USAGE_HEADER, f.usage_rows(viewings, step)
 
 
-async def alerts_csv(conn: Conn, since: datetime, until: datetime, now: datetime) -> str:
-    return f.to_csv(f.ALERT_HEADER, f.alert_rows(await q.alerts(conn, since, until), now))
+async def alerts_table(conn: Conn, since: datetime, until: datetime, now: datetime) -> Table:
+    return f.ALERT_HEADER, f.alert_rows(await q.alerts(conn, since, until), now)
 
 
-async def tickets_csv(conn: Conn, since: datetime, until: datetime) -> str:
-    return f.to_csv(f.TICKET_HEADER, f.ticket_rows(await q.tickets(conn, since, until)))
+async def alerts_camera_table(conn: Conn, since: datetime, until: datetime, now: datetime) -> Table:
+    return f.ALERT_CAMERA_HEADER, f.alert_camera_rows(await q.alerts(conn, since, until), now)
 
 
-async def availability_csv(conn: Conn, since: datetime, until: datetime) -> str:
+async def committee_table(conn: Conn, since: datetime, until: datetime, now: datetime) -> Table:
+    """ALR-05 anonymised per-alert detail (see ``figures.committee_rows``)."""
+    return f.COMMITTEE_HEADER, f.committee_rows(await q.alerts(conn, since, until), now)
+
+
+async def tickets_table(conn: Conn, since: datetime, until: datetime) -> Table:
+    return f.TICKET_HEADER, f.ticket_rows(await q.tickets(conn, since, until))
+
+
+async def availability_table(conn: Conn, since: datetime, until: datetime) -> Table:
     segs = await q.segments(conn, since, until)
     cams = [(str(c["tenant_id"]), str(c["id"])) for c in await q.cameras(conn)]
     spans = [(s.tenant, s.camera, s.stream, s.start, s.end) for s in segs]
-    rows = f.availability(spans, cams, since, until)
-    return f.to_csv(("commune", "camera", "part_periode_enregistree"), rows)
+    return AVAILABILITY_HEADER, f.availability(spans, cams, since, until)
 
 
 REGISTER_HEADER = (
@@ -63,7 +79,7 @@ REGISTER_HEADER = (
 )  # fmt: skip
 
 
-async def register_csv(conn: Conn, since: datetime, until: datetime) -> str:
+async def register_table(conn: Conn, since: datetime, until: datetime) -> Table:
     """LAW-04: recordings per camera, destructions, legal holds, exports."""
     rows: list[list[object]] = []
     by_camera: dict[tuple[str, str], list[f.Segment]] = {}
@@ -89,25 +105,88 @@ async def register_csv(conn: Conn, since: datetime, until: datetime) -> str:
                      e["created_at"], e["reference"], f"{e['service']} — {e['officer']}",
                      f"statut {e['status']} ; demandé par {e['requested_by']} ; "
                      f"motif : {e['motive']}"])  # fmt: skip
-    return f.to_csv(REGISTER_HEADER, rows)
+    return REGISTER_HEADER, rows
+
+
+async def report_table(
+    conn: Conn, kind: str, since: datetime, until: datetime, now: datetime, step: str = "jour"
+) -> Table:
+    """The header and rows of one report: what the CSV and the JSON statistics show."""
+    if kind == "enregistrements":
+        return await recordings_table(conn, since, until)
+    if kind == "usage":
+        return await usage_table(conn, since, until, now, step)
+    if kind == "alertes":
+        return await alerts_table(conn, since, until, now)
+    if kind == "alertes_camera":
+        return await alerts_camera_table(conn, since, until, now)
+    if kind == "comite":
+        return await committee_table(conn, since, until, now)
+    if kind == "tickets":
+        return await tickets_table(conn, since, until)
+    if kind == "disponibilite":
+        return await availability_table(conn, since, until)
+    if kind == "registre":
+        return await register_table(conn, since, until)
+    raise ValueError(f"Type de rapport inconnu : « {kind} ».")
 
 
 async def report_csv(
     conn: Conn, kind: str, since: datetime, until: datetime, now: datetime, step: str = "jour"
 ) -> str:
-    if kind == "enregistrements":
-        return await recordings_csv(conn, since, until)
-    if kind == "usage":
-        return await usage_csv(conn, since, until, now, step)
-    if kind == "alertes":
-        return await alerts_csv(conn, since, until, now)
-    if kind == "tickets":
-        return await tickets_csv(conn, since, until)
-    if kind == "disponibilite":
-        return await availability_csv(conn, since, until)
-    if kind == "registre":
-        return await register_csv(conn, since, until)
-    raise ValueError(f"Type de rapport inconnu : « {kind} ».")
+    return f.to_csv(*await report_table(conn, kind, since, until, now, step))
+
+
+# Unit and French label of every field the JSON statistics show.
+FIELDS: dict[str, tuple[str, str]] = {
+    "commune": ("", "Commune"),
+    "camera": ("", "Caméra"),
+    "type": ("", "Type d'alerte"),
+    "alertes": ("nombre", "Alertes levées"),
+    "prises_en_compte": ("nombre", "Alertes prises en compte"),
+    "delai_prise_en_compte_median_s": ("s", "Délai de prise en compte médian"),
+    "delai_prise_en_compte_p90_s": ("s", "Délai de prise en compte (90e centile)"),
+    "escaladees": ("nombre", "Alertes escaladées aux forces de l'ordre"),
+    "cloturees": ("nombre", "Alertes clôturées"),
+    "fausses_alertes": ("nombre", "Fausses alertes"),
+    "taux_fausses_alertes": ("ratio", "Taux de fausses alertes (sur les clôturées)"),
+    "en_retard": ("nombre", "Alertes en retard de prise en compte"),
+    "retard_cumule_s": ("s", "Retard cumulé"),
+    "traitees": ("nombre", "Alertes traitées (clôturées)"),
+    "incidents_reels": ("nombre", "Incidents réels"),
+    "delai_resolution_incident_median_s": ("s", "Délai de résolution des incidents médian"),
+    "delai_resolution_incident_p90_s": ("s", "Délai de résolution des incidents (90e centile)"),
+    "trimestre": ("", "Trimestre d'ouverture"),
+    "tickets_ouverts": ("nombre", "Tickets ouverts"),
+    "tickets_resolus": ("nombre", "Tickets résolus"),
+    "delai_resolution_moyen_s": ("s", "Délai de résolution moyen"),
+    "delai_resolution_median_s": ("s", "Délai de résolution médian"),
+    "delai_resolution_p90_s": ("s", "Délai de résolution (90e centile)"),
+    "part_periode_enregistree": ("ratio", "Part de la période enregistrée"),
+    "numero": ("", "N°"),
+    "source": ("", "Source"),
+    "priorite": ("", "Priorité"),
+    "levee_a": ("date-heure", "Levée à (minute)"),
+    "echeance_a": ("date-heure", "Échéance de prise en compte (minute)"),
+    "prise_en_compte_a": ("date-heure", "Prise en compte à (minute)"),
+    "prise_en_compte_par": ("", "Prise en compte par"),
+    "cloturee_a": ("date-heure", "Clôturée à (minute)"),
+    "cloturee_par": ("", "Clôturée par"),
+    "qualification": ("", "Qualification"),
+    "appels_forces": ("nombre", "Appels aux forces de l'ordre"),
+    "hors_delai": ("", "Prise en compte hors délai"),
+}
+
+
+def table_json(header: Sequence[str], rows: list[list[object]]) -> dict[str, object]:
+    """``{"champs": [{"nom", "unite", "libelle"}], "lignes": [{nom: valeur}]}``; an empty
+    cell (no value, such as a median of nothing) is null."""
+    fields = [
+        {"nom": h, "unite": FIELDS.get(h, ("", h))[0], "libelle": FIELDS.get(h, ("", h))[1]}
+        for h in header
+    ]
+    lines = [{h: None if v == "" else v for h, v in zip(header, row, strict=True)} for row in rows]
+    return {"champs": fields, "lignes": lines}
 
 
 # -- stored monthly report (EVD-12) -----------------------------------------------------

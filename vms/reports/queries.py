@@ -47,10 +47,15 @@ async def cameras(conn: Conn) -> list[dict[str, Any]]:
 
 
 async def alerts(conn: Conn, since: datetime, until: datetime) -> list[AlertFact]:
+    """Alerts raised in the period, without any free text (title, report, detail and
+    the forces' references are not read: the committees' view is built from these)."""
     rows = await _rows(conn, """
         SELECT tenant_id AS tenant, kind, raised_at, ack_due_at, acknowledged_at, closed_at,
-               qualification, jsonb_array_length(forces_calls) > 0 AS escalated
-          FROM alerts WHERE raised_at >= %s AND raised_at < %s""", (since, until))  # fmt: skip
+               qualification, jsonb_array_length(forces_calls) > 0 AS escalated,
+               camera_id AS camera, id AS alert_id, source, priority, acknowledged_by,
+               closed_by, jsonb_array_length(forces_calls) AS forces_calls
+          FROM alerts WHERE raised_at >= %s AND raised_at < %s
+         ORDER BY raised_at, id""", (since, until))  # fmt: skip
     return [AlertFact(**r) for r in rows]
 
 

@@ -46,7 +46,7 @@ from vms.domain.access import (
     decide,
     visible_tenants,
 )
-from vms.errors import VmsError, denied, invalid
+from vms.errors import VmsError, denied, invalid, precondition
 from vms.web.api.cameras import IDENT, camera_ref
 from vms.web.api.live import camera_for
 from vms.web.auth import Caller, authenticate, caller_of, client_ip, services
@@ -478,6 +478,25 @@ async def create_maintenance(request: web.Request) -> web.StreamResponse:
     return ok(_window_json(next(r for r in rows if r["id"] == window_id)), status=201)
 
 
+async def _window(
+    request: web.Request, caller: Caller, conn: Conn, window_id: int, today: date
+) -> dict[str, Any]:
+    """The maintenance window ``window_id`` (locked) if the caller administers its
+    camera: 404 (audited) outside the perimeter, 403 (audited) without the right."""
+    target = f"maintenance:{window_id}"
+    row = await db.maintenance_window(conn, window_id)
+    ref = None if row is None else CameraRef(
+        str(row["camera_id"]), str(row["tenant_id"]),
+        frozenset(str(g) for g in row["camera_groups"]))  # fmt: skip
+    if row is None or not any(decide(caller.principal, a, ref, today) for a in CAMERA_ACTIONS):
+        await refuse(request, caller, "maintenance hors du périmètre", target=target,
+                     hide=True)  # fmt: skip
+    decision = decide(caller.principal, Action.ADMIN_CAMERAS, ref, today)
+    if not decision:
+        await refuse(request, caller, decision, target=target, tenant=str(row["tenant_id"]))
+    return row
+
+
 async def delete_maintenance(request: web.Request) -> web.StreamResponse:
     """Withdraw a maintenance window (kept for the record); audited."""
     caller = caller_of(request)
@@ -485,25 +504,47 @@ async def delete_maintenance(request: web.Request) -> web.StreamResponse:
     window_id = path_int(request, "window_id")
     now = svc.clock.now()
     today = now.date()
-    target = f"maintenance:{window_id}"
     async with scoped(svc.pool, visible_tenants(caller.principal, CAMERA_ACTIONS, today)) as c:
-        row = await db.maintenance_window(c, window_id)
-        ref = None if row is None else CameraRef(
-            str(row["camera_id"]), str(row["tenant_id"]),
-            frozenset(str(g) for g in row["camera_groups"]))  # fmt: skip
-        if row is None or not any(decide(caller.principal, a, ref, today) for a in CAMERA_ACTIONS):
-            await refuse(request, caller, "maintenance hors du périmètre", target=target,
-                         hide=True)  # fmt: skip
-        decision = decide(caller.principal, Action.ADMIN_CAMERAS, ref, today)
-        if not decision:
-            await refuse(request, caller, decision, target=target, tenant=str(row["tenant_id"]))
+        row = await _window(request, caller, c, window_id, today)
         await db.withdraw_maintenance(c, window_id, caller.user.login, now)
         entry = await svc.audit.append_in(
-            c, caller.actor, "maintenance.delete", tenant=str(row["tenant_id"]), target=target,
-            detail={"camera": row["camera_id"]}, source_ip=client_ip(request),
+            c, caller.actor, "maintenance.delete", tenant=str(row["tenant_id"]),
+            target=f"maintenance:{window_id}", detail={"camera": row["camera_id"]},
+            source_ip=client_ip(request),
         )  # fmt: skip
     svc.audit.committed(entry)
     return web.Response(status=204)
+
+
+_END_MAINTENANCE_SQL = "UPDATE camera_maintenance SET to_at = %s WHERE id = %s"
+
+
+async def end_maintenance(request: web.Request) -> web.StreamResponse:
+    """End a maintenance window in force now (its end brought to now: from then on the
+    camera's alerts are raised as usual; the window is kept as it ran); audited."""
+    caller = caller_of(request)
+    svc = services(request)
+    window_id = path_int(request, "window_id")
+    now = svc.clock.now()
+    today = now.date()
+    async with scoped(svc.pool, visible_tenants(caller.principal, CAMERA_ACTIONS, today)) as c:
+        row = await _window(request, caller, c, window_id, today)
+        if row["from_at"] > now:
+            raise precondition("Cette maintenance n'a pas commencé : annulez-la plutôt.")
+        if row["to_at"] <= now:
+            raise precondition("Cette maintenance est déjà terminée.")
+        await c.execute(_END_MAINTENANCE_SQL, (now, window_id))
+        entry = await svc.audit.append_in(
+            c, caller.actor, "maintenance.end", tenant=str(row["tenant_id"]),
+            target=f"maintenance:{window_id}",
+            detail={"camera": row["camera_id"], "fin_prevue": row["to_at"].isoformat(),
+                    "fin": now.isoformat()},
+            source_ip=client_ip(request),
+        )  # fmt: skip
+        rows = await db.maintenance_windows(c, [str(row["camera_id"])], camera=None,
+                                            include_past=True, now=now)  # fmt: skip
+    svc.audit.committed(entry)
+    return ok(_window_json(next(r for r in rows if r["id"] == window_id)))
 
 
 # -- the push -----------------------------------------------------------------------------
@@ -859,6 +900,11 @@ ROUTES = [
     Route("DELETE", "/api/v1/maintenance/{window_id}", delete_maintenance,
           "Retirer une maintenance (conservée pour l'historique ; journalisé)", "alertes",
           responses={204: "Retirée", **_REFUSED}),
+    Route("POST", "/api/v1/maintenance/{window_id}/end", end_maintenance,
+          "Terminer maintenant une maintenance en cours (conservée pour l'historique ; "
+          "journalisé)", "alertes",
+          responses={200: "Maintenance terminée", 409: "Maintenance pas commencée ou déjà "
+                     "terminée", **_REFUSED}),
     Route(
         "GET", "/api/v1/tickets", list_tickets, "Tickets d'intervention du périmètre",
         "alertes",

@@ -10,9 +10,15 @@ aggregates all of a commune's cameras:
   the recording and the alert desk;
 - ``admin_users`` for usage (who watched which camera, CONF-02: administrators only)
   and the reversibility archive (accounts, grants: the commune's administrator);
-- ``read_audit`` for the LAW-04 register, the prefecture's view of the log.
+- ``read_audit`` for the LAW-04 register, the prefecture's view of the log;
+- ``read_statistics`` (committees, ALR-05) or ``admin_cameras`` for the alert
+  statistics per type and per camera and the anonymised per-alert view (``comite``):
+  no image, no login, no free text.
 
-Every reading and every archive is audited (``report.read``, ``report.reversibility``).
+Every report is offered as CSV (``/reports/csv``) and as JSON rows with field names,
+units and French labels (``/reports/stats``, for the console's charts), from the same
+figures. Every reading and every archive is audited (``report.read``,
+``report.reversibility``).
 """
 
 from __future__ import annotations
@@ -32,24 +38,31 @@ from vms.web.routes import Param, Route
 
 MAX_PERIOD = timedelta(days=400)
 YEARS = (2000, 2100)
-RIGHTS: dict[str, Action] = {
-    "enregistrements": Action.ADMIN_CAMERAS,
-    "alertes": Action.ADMIN_CAMERAS,
-    "tickets": Action.ADMIN_CAMERAS,
-    "disponibilite": Action.ADMIN_CAMERAS,
-    "usage": Action.ADMIN_USERS,
-    "registre": Action.READ_AUDIT,
+_COMMITTEE = (Action.ADMIN_CAMERAS, Action.READ_STATISTICS)
+RIGHTS: dict[str, tuple[Action, ...]] = {
+    "enregistrements": (Action.ADMIN_CAMERAS,),
+    "alertes": _COMMITTEE,
+    "alertes_camera": _COMMITTEE,
+    "comite": _COMMITTEE,
+    "tickets": (Action.ADMIN_CAMERAS,),
+    "disponibilite": (Action.ADMIN_CAMERAS,),
+    "usage": (Action.ADMIN_USERS,),
+    "registre": (Action.READ_AUDIT,),
 }
+# the reports the JSON statistics serve (the others are lists, not figures to chart)
+STATS = ("alertes", "alertes_camera", "comite", "tickets", "disponibilite")
 _MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 _TENANT = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 
 
-def report_tenants(principal: Principal, action: Action) -> frozenset[str]:
-    """Communes where ``principal`` holds ``action`` on every camera (no group)."""
+def report_tenants(principal: Principal, actions: Action | tuple[Action, ...]) -> frozenset[str]:
+    """Communes where ``principal`` holds ``actions`` (one of them) on every camera (no
+    group)."""
     if principal.disabled:
         return frozenset()
+    wanted = (actions,) if isinstance(actions, Action) else actions
     return frozenset(
-        g.tenant for g in principal.grants if g.action == action and g.camera_group is None
+        g.tenant for g in principal.grants if g.action in wanted and g.camera_group is None
     )
 
 
@@ -71,18 +84,23 @@ def _period(request: web.Request) -> tuple[datetime, datetime]:
     return since, until
 
 
-async def _scope(request: web.Request, caller: Caller, action: Action) -> frozenset[str]:
-    tenants = report_tenants(caller.principal, action)
+async def _scope(
+    request: web.Request, caller: Caller, actions: Action | tuple[Action, ...]
+) -> frozenset[str]:
+    tenants = report_tenants(caller.principal, actions)
+    names = " ou ".join(
+        f"« {a.value} »" for a in ((actions,) if isinstance(actions, Action) else actions)
+    )
     commune = request.query.get("commune")
     if commune:
         if not _TENANT.fullmatch(commune):
             raise invalid("Paramètre « commune » : identifiant invalide.")
         if commune not in tenants:
-            await refuse(request, caller, f"aucun droit « {action.value} » sur {commune}",
+            await refuse(request, caller, f"aucun droit {names} sur {commune}",
                          target=f"commune:{commune}")  # fmt: skip
         tenants = frozenset({commune})
     if not tenants:
-        await refuse(request, caller, f"droit « {action.value} » sur une commune entière requis")
+        await refuse(request, caller, f"droit {names} sur une commune entière requis")
     return tenants
 
 
@@ -93,12 +111,15 @@ def _csv(text: str, name: str) -> web.Response:
     )  # fmt: skip
 
 
-async def report(request: web.Request) -> web.StreamResponse:
+async def _table(
+    request: web.Request, kinds: tuple[str, ...], view: str
+) -> tuple[str, datetime, datetime, frozenset[str], generate.Table]:
+    """Checks, scopes, computes and audits one report for the CSV or the JSON ``view``."""
     caller = caller_of(request)
     svc = services(request)
     kind = request.query.get("type", "")
-    if kind not in RIGHTS:
-        raise invalid(f"Paramètre « type » : un de {', '.join(RIGHTS)}.")
+    if kind not in kinds:
+        raise invalid(f"Paramètre « type » : un de {', '.join(kinds)}.")
     step = request.query.get("pas", "jour")
     if step not in generate.USAGE_STEPS:
         raise invalid("Paramètre « pas » : detail, jour ou mois.")
@@ -106,15 +127,29 @@ async def report(request: web.Request) -> web.StreamResponse:
     tenants = await _scope(request, caller, RIGHTS[kind])
     now = svc.clock.now()
     async with scoped(svc.pool, tenants, audit_all=False) as conn:
-        text = await generate.report_csv(conn, kind, since, until, now, step)
+        table = await generate.report_table(conn, kind, since, until, now, step)
     await svc.audit.append(
         caller.actor, "report.read", tenant=caller.user.home_tenant_id,
         detail={"type": kind, "debut": since.isoformat(), "fin": until.isoformat(),
-                "pas": step if kind == "usage" else None, "communes": sorted(tenants)},
+                "pas": step if kind == "usage" else None, "communes": sorted(tenants),
+                "vue": view},
         source_ip=client_ip(request),
     )  # fmt: skip
+    return kind, since, until, tenants, table
+
+
+async def report(request: web.Request) -> web.StreamResponse:
+    kind, since, _, _, table = await _table(request, tuple(RIGHTS), "csv")
     local = since.astimezone(figures.LOCAL_TZ)
-    return _csv(text, f"rapport-{kind}-{local:%Y-%m-%d}.csv")
+    return _csv(figures.to_csv(*table), f"rapport-{kind}-{local:%Y-%m-%d}.csv")
+
+
+async def stats(request: web.Request) -> web.StreamResponse:
+    """The figures of one report as JSON rows (the console's charts): the same table as
+    the CSV, with each field's unit and French label."""
+    kind, since, until, tenants, (header, rows) = await _table(request, STATS, "json")
+    return ok({"type": kind, "debut": since, "fin": until, "communes": sorted(tenants),
+               **generate.table_json(header, rows)})  # fmt: skip
 
 
 def _stored_json(row: dict[str, object]) -> dict[str, object]:
@@ -201,6 +236,12 @@ ROUTES = (
                        "Usage : detail, jour ou mois"), *_PERIOD),
           response_media="text/csv",
           responses={200: "Fichier CSV", 400: "Paramètre invalide", 403: "Droit requis"}),
+    Route("GET", "/api/v1/reports/stats", stats,
+          "Statistiques d'un rapport (JSON : champs, unités, lignes)", "rapports",
+          query=(Param("type", {"type": "string", "enum": list(STATS)}, "Type de statistiques",
+                       required=True), *_PERIOD),
+          responses={200: "Lignes du rapport avec leurs champs et unités",
+                     400: "Paramètre invalide", 403: "Droit requis"}),
     Route("GET", "/api/v1/reports/reversibility", reversibility,
           "Réversibilité : toutes les données d'une commune (zip)", "rapports",
           query=(Param("commune", {"type": "string", "maxLength": 64}, "Commune", required=True),),

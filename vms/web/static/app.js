@@ -16,6 +16,7 @@ import { vueAnalyse } from "./analytics.js";
 import { vueAlertes, vueHistoriqueAlertes, vueTickets } from "./alerts.js";
 import { vueSante } from "./health.js";
 import { vueRapports } from "./reports.js";
+import { vueMaintenances } from "./maintenance.js";
 
 const LIBELLES_DROITS = {
   view_live: "Direct", playback: "Relecture", export: "Export", ptz: "PTZ",
@@ -24,6 +25,7 @@ const LIBELLES_DROITS = {
   admin_cameras: "Admin. caméras", read_audit: "Audit",
   handle_alerts: "Traiter les alertes",
   alert_input: "Transmettre des alarmes externes",
+  read_statistics: "Statistiques anonymisées (comités)",
 };
 const HABILITATIONS = {
   police_nationale: "Police nationale", gendarmerie: "Gendarmerie nationale",
@@ -312,6 +314,11 @@ const VUES = { "#/mur": vueMur, "#/cameras": vueCameras, "#/utilisateurs": vueUt
   "#/sante": vueSante };
 
 VUES["#/rapports"] = vueRapports;
+VUES["#/maintenances"] = vueMaintenances;
+
+// « Maintenances » in the menu, after « Santé des caméras » (index.html is shared)
+document.querySelector('#menu a[href="#/sante"]')?.parentElement.after(el("li", {},
+  el("a", { href: "#/maintenances", "data-vue": "maintenances", "data-droit": "admin_cameras", text: "Maintenances" })));
 
 async function route() {
   if (!moi) return vueConnexion();

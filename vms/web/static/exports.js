@@ -11,6 +11,7 @@ export const CAUSES = {
   connect_refused: "connexion refusée", timeout: "délai dépassé", stall: "flux figé",
   eof: "fin de flux", decode_error: "flux illisible", timestamp_jump: "saut d'horodatage",
   crash: "arrêt brutal", shutdown: "arrêt du service", storage_error: "erreur de stockage",
+  failover: "reprise par un autre enregistreur", handover: "transfert vers un autre enregistreur",
 };
 export const PROCEDURES = {
   flagrant_delit: "Flagrant délit", enquete_preliminaire: "Enquête préliminaire",

@@ -11,6 +11,7 @@ const CAUSES = {
   connect_refused: "Connexion refusée", timeout: "Délai dépassé", stall: "Flux figé", eof: "Fin de flux",
   decode_error: "Erreur de décodage", timestamp_jump: "Saut d'horodatage", crash: "Arrêt anormal",
   shutdown: "Arrêt du service", storage_error: "Erreur de stockage",
+  failover: "Reprise par un autre enregistreur", handover: "Transfert vers un autre enregistreur",
 };
 const ETATS_ALERTE = {
   nouvelle: "Nouvelle", prise_en_compte: "Prise en compte", levee_de_doute: "Levée de doute en cours",
