@@ -33,6 +33,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.procstat import total
+from vms.sim.launcher import stop_processes
 
 WARMUP_S = 10
 FPS = 25
@@ -182,13 +183,7 @@ def measure(url: str, stream: str, size: tuple[int, int], presets: list[str], se
         time.sleep(seconds)
         after = [(total([p.pid]), _read(s)) for _, _, s, p in workers]
     finally:
-        for *_, proc in workers:
-            proc.send_signal(signal.SIGTERM)
-        for *_, proc in workers:
-            try:
-                proc.wait(30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        stop_processes(proc for *_, proc in workers)
     rows = []
     for (mode, preset, status, _), (u0, s0), (u1, s1) in zip(workers, before, after, strict=True):
         elapsed = s1["at"] - s0["at"]

@@ -153,12 +153,12 @@ class ClusterConfig(_Model):
     )  # fmt: skip
     bucket_prefix: Identifier = Field("vms", description="Prefix of the key-value buckets.")
     lease_ttl_s: float = Field(
-        6.0, ge=2, le=60,
+        5.0, ge=2, le=60,
         description="A worker that stops renewing its leases loses its cameras after this "
         "long; failover takes about this plus the camera's reconnection.",
     )  # fmt: skip
     lease_margin_s: float = Field(
-        2.0, ge=0.5, le=30,
+        1.5, ge=0.5, le=30,
         description="A worker that cannot renew a lease stops recording the camera this "
         "long before the lease expires (no two workers record one camera).",
     )  # fmt: skip

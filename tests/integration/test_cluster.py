@@ -38,7 +38,7 @@ from tests.fixtures.nats import NatsServer
 from tests.fixtures.s3 import free_port
 from tests.fixtures.web import WebEnv, seed_installation
 from vms.evidence.verify import verify_bundle
-from vms.sim.launcher import SimCameras
+from vms.sim.launcher import SimCameras, stop_processes
 
 pytestmark = pytest.mark.integration
 VMS = [sys.executable, "-m", "vms"]
@@ -121,14 +121,7 @@ class Workers:
         proc.wait(10)
 
     def stop_all(self) -> None:
-        for proc in self.procs.values():
-            proc.send_signal(signal.SIGTERM)
-        for proc in self.procs.values():
-            try:
-                proc.wait(30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+        stop_processes(self.procs.values())
         self.procs.clear()
 
     def log(self, worker: str) -> str:

@@ -3,7 +3,8 @@
 A thread runs an asyncio loop that, every ``tick_s``:
 
 1. writes the worker's heartbeat;
-2. renews each lease it holds (compare-and-set on the revision it last wrote); a lease
+2. renews each lease it holds ``ttl_s / 3`` after its last renewal, 64 at a time
+   (compare-and-set on the revision it last wrote); a lease
    found taken is stopped at once;
 3. fences: a lease not renewed successfully since ``ttl_s - margin_s`` ago (the bus is
    unreachable: partition, overload) is stopped before the server can expire it and
@@ -36,10 +37,14 @@ from vms.domain.model import GapCause
 log = logging.getLogger(__name__)
 
 
+RENEW_BATCH = 64
+"""Lease renewals in flight at once."""
+
+
 @dataclass(frozen=True, slots=True)
 class LeaseSettings:
-    ttl_s: float = 6.0
-    margin_s: float = 2.0
+    ttl_s: float = 5.0
+    margin_s: float = 1.5
     """A lease is dropped this long before the server would expire it."""
     tick_s: float = 0.5
     orphan_after_s: float = 3.0
@@ -156,20 +161,31 @@ class Coordinator:
         await self._apply_plan(time.monotonic())
 
     async def _renew(self) -> None:
-        for cam, held in list(self.held.items()):
-            if cam in self._stopping_cams:
-                continue
-            sent = time.monotonic()
-            try:
-                rev = await self.store.renew(cam, self.me.id, held.revision)
-            except LeaseStoreUnavailable:
-                continue  # fenced below if it lasts
-            if rev is None:
-                log.warning("cluster: lease of %s lost to another worker", cam)
-                self._begin_stop(cam, GapCause.HANDOVER, release=False)
-                continue
-            held.revision = rev
-            held.valid_until = sent + self.settings.ttl_s - self.settings.margin_s
+        """Renew the leases last renewed ``ttl / 3`` ago or more, ``RENEW_BATCH`` at a
+        time concurrently (a worker may hold hundreds of cameras)."""
+        s = self.settings
+        now = time.monotonic()
+        due = [
+            (cam, held)
+            for cam, held in self.held.items()
+            if cam not in self._stopping_cams
+            and now - (held.valid_until - s.ttl_s + s.margin_s) >= s.ttl_s / 3
+        ]
+        for i in range(0, len(due), RENEW_BATCH):
+            await asyncio.gather(*(self._renew_one(c, h) for c, h in due[i : i + RENEW_BATCH]))
+
+    async def _renew_one(self, cam: str, held: _Held) -> None:
+        sent = time.monotonic()
+        try:
+            rev = await self.store.renew(cam, self.me.id, held.revision)
+        except LeaseStoreUnavailable:
+            return  # fenced if it lasts
+        if rev is None:
+            log.warning("cluster: lease of %s lost to another worker", cam)
+            self._begin_stop(cam, GapCause.HANDOVER, release=False)
+            return
+        held.revision = rev
+        held.valid_until = sent + self.settings.ttl_s - self.settings.margin_s
 
     async def _fence(self) -> None:
         now = time.monotonic()

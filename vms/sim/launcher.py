@@ -12,9 +12,10 @@ import socket
 import subprocess
 import threading
 import time
+from collections.abc import Iterable
 from pathlib import Path
 from types import TracebackType
-from typing import IO
+from typing import IO, Any
 
 import vms
 from vms.errors import unavailable
@@ -132,13 +133,7 @@ class SimCameras:
         """Stop the server (SIGTERM, then SIGKILL after 5 s). Idempotent."""
         proc, self.process = self.process, None
         if proc is not None:
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-                try:
-                    proc.wait(5)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait(5)
+            stop_processes([proc], 5)
             if self._drainer is not None:
                 self._drainer.join(2)
                 self._drainer = None
@@ -192,3 +187,17 @@ def main(argv: list[str] | None = None) -> int:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
     return 0
+
+
+def stop_processes(procs: Iterable[subprocess.Popen[Any]], timeout_s: float = 30.0) -> None:
+    """SIGTERM every process, then wait for each; one still running after ``timeout_s``
+    is killed (the simulator, workers started by tests and benchmarks)."""
+    procs = [p for p in procs if p.poll() is None]
+    for proc in procs:
+        proc.send_signal(signal.SIGTERM)
+    for proc in procs:
+        try:
+            proc.wait(timeout_s)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
