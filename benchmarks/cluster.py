@@ -34,7 +34,6 @@ Prints tables, writes benchmarks/results/cluster.json.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import contextlib
 import json
 import os
@@ -55,12 +54,11 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import nats
-import nats.js.errors
 import psutil  # type: ignore[import-untyped]
 import psycopg
 
 from benchmarks.procstat import machine, threads
+from vms.cluster.leases import current_owners
 from vms.db.embedded import EmbeddedPostgres
 from vms.db.migrate import migrate
 from vms.sim.launcher import SimCameras, free_port, stop_processes
@@ -501,28 +499,7 @@ def bottleneck(row: dict[str, Any]) -> str:
 
 
 def owners(nats_url: str, prefix: str = "vms") -> dict[str, str]:
-    async def read() -> dict[str, str]:
-        nc = await nats.connect(nats_url)
-        try:
-            kv = await nc.jetstream().key_value(f"{prefix}-cameras")
-            try:
-                keys = await kv.keys()
-            except nats.js.errors.NoKeysError:
-                return {}
-            out = {}
-            for k in keys:
-                with contextlib.suppress(nats.js.errors.KeyNotFoundError):
-                    e = await kv.get(k)
-                    if e.value:
-                        out[k] = str(json.loads(e.value)["worker"])
-            return out
-        finally:
-            await nc.close()
-
-    try:
-        return asyncio.run(read())
-    except nats.js.errors.BucketNotFoundError:
-        return {}
+    return current_owners(nats_url, prefix)
 
 
 def stable_owners(

@@ -29,7 +29,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import av
-import nats
 import psycopg
 import pytest
 import requests
@@ -37,6 +36,7 @@ import requests
 from tests.fixtures.nats import NatsServer
 from tests.fixtures.s3 import free_port
 from tests.fixtures.web import WebEnv, seed_installation
+from vms.cluster.leases import current_owners
 from vms.evidence.verify import verify_bundle
 from vms.sim.launcher import SimCameras, stop_processes
 
@@ -150,30 +150,7 @@ def _cluster(
 
 
 def owners(nats_url: str, bucket: str = "vms-cameras") -> dict[str, str]:
-    async def read() -> dict[str, str]:
-        nc = await nats.connect(nats_url)
-        try:
-            kv = await nc.jetstream().key_value(bucket)
-            out = {}
-            try:
-                keys = await kv.keys()
-            except nats.js.errors.NoKeysError:
-                return {}
-            for k in keys:
-                try:
-                    e = await kv.get(k)
-                except nats.js.errors.KeyNotFoundError:
-                    continue
-                if e.value:
-                    out[k] = e.value.decode().split('"worker": "')[1].split('"')[0]
-            return out
-        finally:
-            await nc.close()
-
-    try:
-        return asyncio.run(read())
-    except nats.js.errors.BucketNotFoundError:
-        return {}
+    return current_owners(nats_url, bucket.removesuffix("-cameras"))
 
 
 def segments(dsn: str) -> list[tuple[str, datetime, datetime]]:

@@ -986,8 +986,8 @@ def _report_stored(env: WebEnv, s: requests.Session, f: Foreign) -> None:
     assert "secret-" not in r.text
 
 
-@case("GET", "/api/v1/reports/csv")
-def _report_csv(env: WebEnv, s: requests.Session, f: Foreign) -> None:
+def _report_period(env: WebEnv, f: Foreign) -> dict[str, str]:
+    """An alert of the foreign commune, and a report period that covers it."""
     env.sql(
         "INSERT INTO alerts (tenant_id, camera_id, source, kind, priority, title, raised_at, "
         "ack_due_at) VALUES (%s, %s, 'manuelle', 'manuelle', 3, 'x', now() - interval '1 hour', "
@@ -995,7 +995,12 @@ def _report_csv(env: WebEnv, s: requests.Session, f: Foreign) -> None:
         (f.tenant, f.camera),
     )
     now = datetime.now(UTC)
-    period = {"since": (now - timedelta(days=300)).isoformat(), "until": now.isoformat()}
+    return {"since": (now - timedelta(days=300)).isoformat(), "until": now.isoformat()}
+
+
+@case("GET", "/api/v1/reports/csv")
+def _report_csv(env: WebEnv, s: requests.Session, f: Foreign) -> None:
+    period = _report_period(env, f)
     for kind in REPORT_TYPES:
         r = s.get(f"{env.url}/api/v1/reports/csv", params={"type": kind, **period})
         if r.status_code == 200:
@@ -1010,14 +1015,7 @@ def _report_csv(env: WebEnv, s: requests.Session, f: Foreign) -> None:
 
 @case("GET", "/api/v1/reports/stats")
 def _report_stats(env: WebEnv, s: requests.Session, f: Foreign) -> None:
-    env.sql(
-        "INSERT INTO alerts (tenant_id, camera_id, source, kind, priority, title, raised_at, "
-        "ack_due_at) VALUES (%s, %s, 'manuelle', 'manuelle', 3, 'x', now() - interval '1 hour', "
-        "now())",
-        (f.tenant, f.camera),
-    )
-    now = datetime.now(UTC)
-    period = {"since": (now - timedelta(days=300)).isoformat(), "until": now.isoformat()}
+    period = _report_period(env, f)
     for kind in STATS_TYPES:
         r = s.get(f"{env.url}/api/v1/reports/stats", params={"type": kind, **period})
         if r.status_code == 200:

@@ -272,3 +272,31 @@ def _owner(entry: Any) -> Owner:
     except (ValueError, KeyError, TypeError):
         worker = "?"
     return Owner(worker, int(entry.revision))
+
+
+def current_owners(url: str, prefix: str = "vms") -> dict[str, str]:
+    """camera -> worker recording it now, read once from the bucket (operations, tests,
+    benchmarks; the workers keep a watched view instead)."""
+
+    async def read() -> dict[str, str]:
+        nc = await nats.connect(url, connect_timeout=2, max_reconnect_attempts=1)
+        try:
+            kv = await nc.jetstream().key_value(f"{prefix}-cameras")
+            try:
+                keys = await kv.keys()
+            except nats.js.errors.NoKeysError:
+                return {}
+            out = {}
+            for k in keys:
+                with contextlib.suppress(nats.js.errors.KeyNotFoundError):
+                    entry = await kv.get(k)
+                    if entry.value:
+                        out[k] = _owner(entry).worker
+            return out
+        finally:
+            await nc.close()
+
+    try:
+        return asyncio.run(read())
+    except nats.js.errors.BucketNotFoundError:
+        return {}
