@@ -268,9 +268,13 @@ def test_three_workers_share_48_cameras_fail_over_and_rebalance(
     failover_s = max((resumed[c] - killed_at).total_seconds() for c in lost)
     assert failover_s <= FAILOVER_BOUND_S, failover_s
     gaps = moves(gaps_since(pg_dsn, steady))
-    assert sorted(g[0] for g in gaps) == sorted(lost), gaps  # one failover each, no more
-    assert {g[3] for g in gaps} == {"failover"}
-    assert all((g[2] - g[1]).total_seconds() <= FAILOVER_BOUND_S + 5 for g in gaps), gaps
+    assert {g[0] for g in gaps} == lost, gaps  # the others recorded on
+    failovers = [g for g in gaps if g[3] == "failover"]
+    assert sorted(g[0] for g in failovers) == sorted(lost), gaps  # one failover each
+    # on a loaded machine a camera may be taken by a worker other than its preferred one
+    # and handed over at once: that too ends within the failover window
+    window_end = killed_at + timedelta(seconds=FAILOVER_BOUND_S + 10)
+    assert all(g[2] <= window_end for g in gaps), gaps
 
     # a fourth worker joins: it takes a share; the cameras that stay have no gap
     settled = stable(nats_server.url, workers)

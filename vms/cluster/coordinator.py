@@ -47,7 +47,7 @@ class LeaseSettings:
     margin_s: float = 1.5
     """A lease is dropped this long before the server would expire it."""
     tick_s: float = 0.5
-    orphan_after_s: float = 3.0
+    orphan_after_s: float = 5.0
     """A free camera whose preferred worker does not take it within this time is
     taken by any worker that may record it."""
     max_moves: int = 8

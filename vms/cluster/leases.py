@@ -70,8 +70,8 @@ class NatsLeases:
         self._cameras_kv: KeyValue | None = None
         self._workers: dict[str, Worker] = {}
         self._owners: dict[str, Owner] = {}
-        self._beat_at: dict[str, float] = {}  # worker -> when its heartbeat was last seen
-        self._lapsed_at: dict[str, float] = {}  # worker -> when a lease of it expired
+        self._beat_at: dict[str, float] = {}  # worker -> wall time its heartbeat was written
+        self.alive_s = max(2.0, ttl_s / 2)
         self._watch_tasks: list[asyncio.Task[None]] = []
         self.synced = asyncio.Event()
 
@@ -169,35 +169,33 @@ class NatsLeases:
             log.warning("cluster: watch of the %s bucket ended (%s)", label, err)
 
     def _on_worker(self, entry: Any, snapshot: dict[str, Any] | None) -> None:
-        now = time.monotonic()
         if snapshot is not None:
             self._workers = {k: _worker(k, e.value) for k, e in snapshot.items()}
-            self._beat_at = dict.fromkeys(self._workers, now)
+            self._beat_at = {k: _beat(e.value) for k, e in snapshot.items()}
         elif entry.operation in _DELETED:
             self._workers.pop(entry.key, None)
         else:
             self._workers[entry.key] = _worker(entry.key, entry.value)
-            self._beat_at[entry.key] = now
+            self._beat_at[entry.key] = _beat(entry.value)
 
     def _on_camera(self, entry: Any, snapshot: dict[str, Any] | None) -> None:
         if snapshot is not None:
             self._owners = {k: _owner(e) for k, e in snapshot.items()}
         elif entry.operation in _DELETED:
-            gone = self._owners.pop(entry.key, None)
-            if entry.operation == "PURGE" and gone is not None:
-                # expired, not released: its worker stopped renewing (dead or cut off);
-                # its own entry may take a moment longer to expire
-                self._lapsed_at[gone.worker] = time.monotonic()
+            self._owners.pop(entry.key, None)
         else:
             self._owners[entry.key] = _owner(entry)
 
     def workers(self) -> dict[str, Worker]:
-        """The live workers as last seen: heartbeat not expired, and none of their
-        leases expired since their last heartbeat."""
+        """The live workers: their entry has not expired and their last heartbeat was
+        written less than ``alive_s`` ago by their clock (a worker heartbeats every
+        0.5 s: a dead one drops out within ``alive_s``, long before its entry and its
+        leases expire, even when this view receives its last heartbeats late).
+        Clocks are NTP-synchronised (the health checks watch drift); a worker whose
+        clock lags by more than ``alive_s`` keeps its cameras but gets no new ones."""
+        now = time.time()
         return {
-            k: w
-            for k, w in self._workers.items()
-            if self._beat_at.get(k, 0.0) > self._lapsed_at.get(k, -1.0)
+            k: w for k, w in self._workers.items() if now - self._beat_at.get(k, 0.0) < self.alive_s
         }
 
     def owners(self) -> dict[str, Owner]:
@@ -208,7 +206,7 @@ class NatsLeases:
 
     async def heartbeat(self, worker: Worker) -> None:
         assert self._workers_kv is not None
-        body = json.dumps({"site": worker.site}).encode()
+        body = json.dumps({"site": worker.site, "at": time.time()}).encode()
         await self._call(self._workers_kv.put(worker.id, body))
 
     async def leave(self, worker_id: str) -> None:
@@ -219,10 +217,22 @@ class NatsLeases:
         """Take a free camera: its lease's revision, None if another worker has it."""
         assert self._cameras_kv is not None
         body = json.dumps({"worker": worker_id}).encode()
+        kv, key = self._cameras_kv, camera_key(camera_id)
         try:
-            rev = await self._call(self._cameras_kv.create(camera_key(camera_id), body))
+            rev = await self._call(kv.create(key, body))
         except nats.js.errors.KeyWrongLastSequenceError:
-            return None
+            # the key may hold the server's expiry marker (no value: "Nats-Marker-Reason:
+            # MaxAge", kept ``limit_marker_ttl``), which a create does not replace
+            try:
+                entry = await self._call(kv.get(key))
+            except (nats.js.errors.KeyNotFoundError, nats.js.errors.KeyDeletedError):
+                return None
+            if entry.value:
+                return None  # a live lease
+            try:
+                rev = await self._call(kv.update(key, body, last=entry.revision))
+            except nats.js.errors.KeyWrongLastSequenceError:
+                return None
         self._owners[camera_id] = Owner(worker_id, int(rev))
         return int(rev)
 
@@ -264,6 +274,15 @@ def _worker(key: str, value: bytes) -> Worker:
     except (ValueError, AttributeError):
         site = None
     return Worker(key, site if isinstance(site, str) else None)
+
+
+def _beat(value: bytes) -> float:
+    """Wall time a heartbeat was written (0: unreadable, taken as dead)."""
+    try:
+        at = json.loads(value).get("at")
+    except (ValueError, AttributeError):
+        return 0.0
+    return float(at) if isinstance(at, int | float) else 0.0
 
 
 def _owner(entry: Any) -> Owner:
