@@ -42,7 +42,9 @@ async def abort_leftover_transports() -> None:
         handles = key.data if isinstance(key.data, tuple) else ()
         for handle in handles:
             transport = getattr(getattr(handle, "_callback", None), "__self__", None)
-            if isinstance(transport, asyncio.Transport) and not transport.is_closing():
+            # one still closing (a TLS shutdown waiting for its peer) would outlive the
+            # loop too: abort it as well
+            if isinstance(transport, asyncio.Transport):
                 transport.abort()
     await asyncio.sleep(0)  # let connection_lost run
 

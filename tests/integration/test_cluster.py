@@ -12,7 +12,6 @@ simulated RTSP cameras, a real PostgreSQL and two file replicas.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import io
 import os
@@ -33,6 +32,7 @@ import psycopg
 import pytest
 import requests
 
+from tests.fixtures.live import run_client
 from tests.fixtures.nats import NatsServer
 from tests.fixtures.s3 import free_port
 from tests.fixtures.web import WebEnv, seed_installation
@@ -455,7 +455,7 @@ def _live_frames(env: WebEnv, s: requests.Session, camera: str) -> int:
                 data += (await ws.receive(timeout=10)).data
         return bytes(data)
 
-    container = av.open(io.BytesIO(asyncio.run(receive())), "r", format="mp4")
+    container = av.open(io.BytesIO(run_client(receive())), "r", format="mp4")
     try:
         return sum(len(p.decode()) for p in container.demux(container.streams.video[0]))
     finally:

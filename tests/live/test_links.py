@@ -12,7 +12,7 @@ import aiohttp
 import pytest
 import requests
 
-from tests.fixtures.live import LiveEnv
+from tests.fixtures.live import LiveEnv, run_client
 from tests.live.test_live_relay import _watch, live_entries, wait_for
 
 pytestmark = pytest.mark.integration
@@ -55,7 +55,7 @@ def test_share_link_lifecycle(live_env: LiveEnv) -> None:
     info = anonymous.get(f"{env.web.url}/api/v1/links/{token}")
     assert info.status_code == 200 and info.json()["destinataire"] == SHARE["recipient"]
     assert anonymous.get(f"{env.web.url}/partage").status_code == 200
-    frames, answer = asyncio.run(_watch(anonymous, f"{env.web.url}/api/v1/links/{token}/whep", 3.0))
+    frames, answer = run_client(_watch(anonymous, f"{env.web.url}/api/v1/links/{token}/whep", 3.0))
     assert answer.status_code == 201 and len(frames) >= 10
     wait_for(lambda: len(live_entries(env, "live.end")) == 1)
     (start,) = live_entries(env, "live.start")
@@ -126,7 +126,7 @@ def test_public_link_serves_many_viewers_from_one_pull(live_env: LiveEnv) -> Non
         async with aiohttp.ClientSession() as http:
             return await asyncio.gather(*(one(http) for _ in range(viewers)))
 
-    received = asyncio.run(watch_all())
+    received = run_client(watch_all())
     assert all(n > 20_000 for n in received), received
     assert sum(p.connects for p in env.pullers if p.feed.camera_id == "a1") == 1
     wait_for(lambda: len(live_entries(env, "live.end")) == viewers)
@@ -170,7 +170,7 @@ def test_revocation_and_switches_end_the_viewings_under_way(live_env: LiveEnv) -
                         cut_at = time.monotonic()
             return got, time.monotonic() - cut_at
 
-        return asyncio.run(run())
+        return run_client(run())
 
     # a revoked share stops at once, not only for the next viewing
     link = op.post(links, json=SHARE).json()

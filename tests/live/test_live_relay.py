@@ -15,7 +15,7 @@ import requests
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamError
 
-from tests.fixtures.live import LiveEnv
+from tests.fixtures.live import LiveEnv, run_client
 
 pytestmark = pytest.mark.integration
 
@@ -86,7 +86,7 @@ def test_webrtc_live_frames_and_audited_session(live_env: LiveEnv) -> None:
     env = live_env
     env.web.user("op", "operator", "csd", [("view_live", "commune-a")])
     s = env.web.login("op")
-    frames, answer = asyncio.run(_watch(s, whep_url(env, "a1"), 6.0))
+    frames, answer = run_client(_watch(s, whep_url(env, "a1"), 6.0))
     assert answer.status_code == 201, answer.text
     assert answer.headers["Content-Type"].startswith("application/sdp")
     assert "H264" in answer.text
@@ -108,7 +108,7 @@ def test_session_end_is_audited_when_the_viewer_vanishes(live_env: LiveEnv) -> N
     env = live_env
     env.web.user("op", "operator", "csd", [("view_live", "commune-a")])
     s = env.web.login("op")
-    frames, answer = asyncio.run(_watch(s, whep_url(env, "a2"), 3.0, close_with_delete=False))
+    frames, answer = run_client(_watch(s, whep_url(env, "a2"), 3.0, close_with_delete=False))
     assert answer.status_code == 201 and frames
     wait_for(lambda: len(live_entries(env, "live.end")) == 1)
     (end,) = live_entries(env, "live.end")
@@ -155,7 +155,7 @@ def test_live_disabled_by_administrator_is_refused_by_service_and_relay(
     r = admin.patch(f"{env.web.url}/api/v1/cameras/a1/live", json={"live_enabled": False})
     assert r.status_code == 200 and r.json()["live_enabled"] is False
     op = env.web.login("op")
-    _, answer = asyncio.run(_watch(op, whep_url(env, "a1"), 0.1))
+    _, answer = run_client(_watch(op, whep_url(env, "a1"), 0.1))
     assert answer.status_code == 409
     assert "désactivé" in answer.json()["erreur"]["message"]
     # a crafted request straight to the relay, with its secret, is refused as well
@@ -219,7 +219,7 @@ def test_fmp4_websocket_fallback(live_env: LiveEnv) -> None:
                 data += msg.data
         return head, bytes(data)
 
-    head, data = asyncio.run(receive())
+    head, data = run_client(receive())
     assert head["codec"].startswith("avc1.")
     container = av.open(io.BytesIO(data), "r", format="mp4")
     decoded = [f for p in container.demux(container.streams.video[0]) for f in p.decode()]

@@ -17,6 +17,7 @@ import aiohttp
 import pytest
 import requests
 
+from tests.fixtures.live import run_client
 from tests.fixtures.web import WebEnv
 from vms.db.scope import open_async_pool
 from vms.domain.access import Action, Grant, Principal, Role
@@ -395,7 +396,7 @@ def test_stream_pushes_alerts_of_the_perimeter_only(web: WebEnv) -> None:
         await asyncio.sleep(0.25)  # let the TLS connections close (aiohttp: graceful shutdown)
         return got_a, got_b, new_a
 
-    got_a, got_b, new_a = asyncio.run(run())
+    got_a, got_b, new_a = run_client(run())
     assert [(a["id"], a["state"]) for a in got_a] == [
         (a_alert, "prise_en_compte"),
         (new_a, "nouvelle"),
@@ -429,7 +430,7 @@ def test_a_full_socket_queue_never_delays_the_others(web: WebEnv) -> None:
             await pool.close()
         return slow, fast, other
 
-    slow, fast, other = asyncio.run(run())
+    slow, fast, other = run_client(run())
     assert slow.overflowed.is_set() and slow.queue.qsize() == QUEUE_SIZE
     assert json.loads(fast.queue.get_nowait())["alert"]["id"] == alert_id
     assert not fast.overflowed.is_set() and other.queue.empty()

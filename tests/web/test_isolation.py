@@ -25,6 +25,7 @@ import aiohttp
 import pytest
 import requests
 
+from tests.fixtures.live import run_client
 from tests.fixtures.web import WebEnv
 from vms.domain.access import Action
 
@@ -797,7 +798,7 @@ def _alert_stream(env: WebEnv, s: requests.Session, f: Foreign) -> None:
         await asyncio.sleep(0.25)  # let the TLS connection close (aiohttp: graceful shutdown)
         return texts
 
-    texts = asyncio.run(watch())
+    texts = run_client(watch())
     assert not [t for t in texts if f.tenant in t or f.camera in t], texts
 
 

@@ -316,19 +316,23 @@ const VUES = { "#/mur": vueMur, "#/cameras": vueCameras, "#/utilisateurs": vueUt
 VUES["#/rapports"] = vueRapports;
 VUES["#/maintenances"] = vueMaintenances;
 
-// « Maintenances » in the menu, after « Santé des caméras » (index.html is shared)
-document.querySelector('#menu a[href="#/sante"]')?.parentElement.after(el("li", {},
-  el("a", { href: "#/maintenances", "data-vue": "maintenances", "data-droit": "admin_cameras", text: "Maintenances" })));
+// A view still loading when the user moves on may render after the newer one: the
+// route that finishes out of order shows the current view again.
+let derniere = 0;
+let terminee = 0;
 
 async function route() {
   if (!moi) return vueConnexion();
+  const generation = ++derniere;
   const base = location.hash.split("?")[0];
   const vue = VUES[base] ?? vueCameras;
   for (const a of document.querySelectorAll("nav a")) {
     const href = a.getAttribute("href");
     if (href === base || base.startsWith(`${href}/`)) a.setAttribute("aria-current", "page"); else a.removeAttribute("aria-current");
   }
-  try { await vue(); } catch (e) { dire(e.message, true); }
+  try { await vue(); } catch (e) { if (generation === derniere) dire(e.message, true); }
+  if (generation < terminee) route();
+  terminee = Math.max(terminee, generation);
 }
 
 document.getElementById("deconnexion").addEventListener("click", async () => {
