@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import psycopg
 
@@ -30,7 +31,7 @@ from analytics.rules.config import CameraAnalyticsConfig, parse_camera_analytics
 from analytics.rules.engine import RuleEngine
 from analytics.store import CONFIG_CHANNEL, AnalyticsStore, CameraRecorder
 from analytics.worker import CameraAnalytics, FrameSource
-from vms.errors import VmsError
+from vms.db.pool import listen_forever
 
 log = logging.getLogger(__name__)
 
@@ -216,26 +217,21 @@ class AnalyticsService:
     # -- notifications ---------------------------------------------------------------
 
     def _listen(self) -> None:
-        backoff_s = 1.0
+        listen_forever(
+            self.dsn, CONFIG_CHANNEL, self._stop, self._follow, "analytics: configuration listener"
+        )
+
+    def _follow(self, conn: psycopg.Connection[Any]) -> None:
+        self.sync()  # whatever changed while not listening
+        next_sync = time.monotonic() + self.settings.sync_interval_s
         while not self._stop.is_set():
-            try:
-                with psycopg.connect(self.dsn, autocommit=True) as conn:
-                    conn.execute(f"LISTEN {CONFIG_CHANNEL}")
-                    self.sync()  # whatever changed while not listening
-                    backoff_s = 1.0
-                    next_sync = time.monotonic() + self.settings.sync_interval_s
-                    while not self._stop.is_set():
-                        changed = {n.payload for n in conn.notifies(timeout=1.0)}
-                        if changed:
-                            log.info("analytics configuration changed: %s", sorted(changed))
-                            self.sync(changed)
-                        if time.monotonic() >= next_sync:
-                            next_sync = time.monotonic() + self.settings.sync_interval_s
-                            self.sync()
-            except (psycopg.Error, VmsError) as err:
-                log.warning("analytics: configuration listener interrupted: %s", err)
-                self._stop.wait(backoff_s)
-                backoff_s = min(backoff_s * 2, 30.0)
+            changed = {n.payload for n in conn.notifies(timeout=1.0)}
+            if changed:
+                log.info("analytics configuration changed: %s", sorted(changed))
+                self.sync(changed)
+            if time.monotonic() >= next_sync:
+                next_sync = time.monotonic() + self.settings.sync_interval_s
+                self.sync()
 
 
 # -- demo ------------------------------------------------------------------------------

@@ -42,14 +42,13 @@ class IngestService:
         self.hub = hub
         self.live_only = live_only or []
         self.linger_s = linger_s
-        self.pullers: list[OnDemandPuller] = []
         self.config = config
         self.spool_dir = spool_dir
         self.index = index
         self.committer = committer
         self.clock = clock
-        self.recorders: list[StreamRecorder] = []
         self._running: dict[str, tuple[list[StreamRecorder], list[OnDemandPuller]]] = {}
+        """camera -> its recorders and live-only pullers, while this service runs it."""
         self._lock = threading.Lock()
 
     def recover(self, close_runs: bool = True) -> int:
@@ -82,11 +81,10 @@ class IngestService:
         if all_cameras:
             for camera_id in self.cameras():
                 self.start_camera(camera_id)
-        logger.info(
-            "ingest started: %d stream(s) recorded, %d live only",
-            len(self.recorders),
-            len(self.pullers),
-        )
+        with self._lock:
+            recorded = sum(len(r) for r, _ in self._running.values())
+            live_only = sum(len(p) for _, p in self._running.values())
+        logger.info("ingest started: %d stream(s) recorded, %d live only", recorded, live_only)
 
     def start_camera(self, camera_id: str, takeover: bool = False) -> None:
         """Record (and relay) one camera's streams. ``takeover``: another worker may
@@ -110,7 +108,6 @@ class IngestService:
                 unmasked = unmasked_stream(target.stream)
                 rec.resume(unmasked, self.index.last_run_end(target.camera_id, unmasked))
             recorders.append(rec)
-            self.recorders.append(rec)
             rec.start()
         if self.hub is not None:
             for target in self.live_only:
@@ -119,24 +116,15 @@ class IngestService:
                 feed = self.hub.feed(target.camera_id, target.stream)
                 puller = OnDemandPuller(feed, target.url, self.config, self.linger_s, target.masks)
                 pullers.append(puller)
-                self.pullers.append(puller)
 
     def stop_camera(self, camera_id: str, cause: GapCause = GapCause.SHUTDOWN) -> None:
         """Stop recording one camera; returns once its last segment is handed to the
         committer (its run closed with ``cause``)."""
         with self._lock:
             recorders, pullers = self._running.pop(camera_id, ([], []))
-        for puller in pullers:
-            puller.stop()
-        for rec in recorders:
-            rec.stop(cause)
-        for rec in recorders:
-            rec.join(self.config.stall_timeout_s + 5)
+        self._halt(recorders, pullers, cause)
         if recorders and not self.committer.flush(FLUSH_TIMEOUT_S):
             logger.warning("%s: last segment not yet committed when handed over", camera_id)
-        with self._lock:
-            self.recorders = [r for r in self.recorders if r not in recorders]
-            self.pullers = [p for p in self.pullers if p not in pullers]
 
     def running(self) -> list[str]:
         with self._lock:
@@ -144,13 +132,22 @@ class IngestService:
 
     def stop(self) -> None:
         with self._lock:
-            recorders, pullers = list(self.recorders), list(self.pullers)
+            running = list(self._running.values())
             self._running.clear()
+        self._halt([r for rs, _ in running for r in rs], [p for _, ps in running for p in ps])
+        self.committer.stop(drain=True)
+        logger.info("ingest stopped")
+
+    def _halt(
+        self,
+        recorders: list[StreamRecorder],
+        pullers: list[OnDemandPuller],
+        cause: GapCause = GapCause.SHUTDOWN,
+    ) -> None:
+        """Stop pullers and recorders (all at once, then wait for each)."""
         for puller in pullers:
             puller.stop()
         for rec in recorders:
-            rec.stop()
+            rec.stop(cause)
         for rec in recorders:
             rec.join(self.config.stall_timeout_s + 5)
-        self.committer.stop(drain=True)
-        logger.info("ingest stopped")

@@ -477,7 +477,11 @@ def test_systemd_unit_parses(path: Path) -> None:
     check_unit(path)
 
 
-@pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="no systemd-analyze")
+@pytest.mark.skipif(
+    shutil.which("systemd-analyze") is None,
+    reason="systemd is not installed on this machine (a container without an init): "
+    "the units are still parsed and their command lines checked by the tests above",
+)
 def test_systemd_analyze_verify(tmp_path: Path) -> None:
     units = []
     for path in UNITS:

@@ -35,6 +35,7 @@ from typing import Any
 import psycopg
 
 from vms.db import alerts as q
+from vms.db.pool import listen_forever
 from vms.domain.clock import Clock
 
 log = logging.getLogger(__name__)
@@ -221,22 +222,17 @@ class WebhookPublisher:
             self._purge(conn)
 
     def _listen(self) -> None:
-        delay = 1.0
-        while not self._stop.is_set():
-            try:
-                with psycopg.connect(self.dsn, autocommit=True) as conn:
-                    conn.execute(f"LISTEN {q.CHANNEL}")
-                    self.listening.set()
-                    self._wake_all()  # what was notified while not listening
-                    delay = 1.0
-                    while not self._stop.is_set():
-                        if any(True for _ in conn.notifies(timeout=0.5)):
-                            self._wake_all()
-            except psycopg.Error as err:
-                log.warning("alert webhooks: listener lost (%s); retrying in %.0f s", err, delay)
+        listen_forever(self.dsn, q.CHANNEL, self._stop, self._wake_on_notify, "alert webhooks")
+
+    def _wake_on_notify(self, conn: psycopg.Connection[Any]) -> None:
+        self.listening.set()
+        try:
+            self._wake_all()  # what was notified while not listening
+            while not self._stop.is_set():
+                if any(True for _ in conn.notifies(timeout=0.5)):
+                    self._wake_all()
+        finally:
             self.listening.clear()
-            self._stop.wait(delay)
-            delay = min(delay * 2, 30.0)
 
     def _wake_all(self) -> None:
         for s in self.senders:

@@ -32,7 +32,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import psycopg
 
@@ -47,8 +47,8 @@ from vms.alerts.store import (
     Fault,
     dedup_key,
 )
+from vms.db.pool import listen_forever
 from vms.domain.clock import Clock
-from vms.errors import VmsError
 
 log = logging.getLogger(__name__)
 
@@ -235,24 +235,10 @@ class AlertDesk:
     # -- loop ----------------------------------------------------------------------
 
     def _run(self) -> None:
-        backoff_s = 1.0
-        while not self._stop.is_set():
-            try:
-                with psycopg.connect(self.dsn, autocommit=True) as conn:
-                    conn.execute(f"LISTEN {EVENTS_CHANNEL}")
-                    self.catch_up()  # whatever was stored while not listening
-                    backoff_s = 1.0
-                    self._serve(conn)
-            except (psycopg.Error, VmsError) as err:
-                log.warning("alert desk interrupted: %s", err)
-            except Exception:  # a 24/7 desk does not die on one bad row
-                log.exception("alert desk failed; restarting")
-            else:
-                continue
-            self._stop.wait(backoff_s)
-            backoff_s = min(backoff_s * 2, 30.0)
+        listen_forever(self.dsn, EVENTS_CHANNEL, self._stop, self._serve, "alert desk")
 
-    def _serve(self, conn: psycopg.Connection[tuple[object, ...]]) -> None:
+    def _serve(self, conn: psycopg.Connection[Any]) -> None:
+        self.catch_up()  # whatever was stored while not listening
         s = self.settings
         next_check = time.monotonic() + min(s.check_interval_s, s.stream_timeout_s)
         next_sla = time.monotonic()

@@ -60,7 +60,8 @@ class LeaseSettings:
 @dataclass(slots=True)
 class _Held:
     revision: int
-    valid_until: float
+    renewed_at: float
+    """When the call that last wrote the lease was sent (monotonic)."""
 
 
 class Coordinator:
@@ -168,8 +169,7 @@ class Coordinator:
         due = [
             (cam, held)
             for cam, held in self.held.items()
-            if cam not in self._stopping_cams
-            and now - (held.valid_until - s.ttl_s + s.margin_s) >= s.ttl_s / 3
+            if cam not in self._stopping_cams and now - held.renewed_at >= s.ttl_s / 3
         ]
         for i in range(0, len(due), RENEW_BATCH):
             await asyncio.gather(*(self._renew_one(c, h) for c, h in due[i : i + RENEW_BATCH]))
@@ -185,12 +185,13 @@ class Coordinator:
             self._begin_stop(cam, GapCause.HANDOVER, release=False)
             return
         held.revision = rev
-        held.valid_until = sent + self.settings.ttl_s - self.settings.margin_s
+        held.renewed_at = sent
 
     async def _fence(self) -> None:
         now = time.monotonic()
         for cam, held in list(self.held.items()):
-            if cam not in self._stopping_cams and now >= held.valid_until:
+            valid_until = held.renewed_at + self.settings.ttl_s - self.settings.margin_s
+            if cam not in self._stopping_cams and now >= valid_until:
                 log.error("cluster: lease of %s not renewed in time: recording stopped", cam)
                 self._begin_stop(cam, GapCause.HANDOVER, release=False)
 
@@ -228,7 +229,7 @@ class Coordinator:
                 continue
             if rev is None:
                 continue
-            self.held[cam] = _Held(rev, sent + s.ttl_s - s.margin_s)
+            self.held[cam] = _Held(rev, sent)
             log.info("cluster: %s taken (free for %.1f s; workers %s)", cam,
                      free_for.get(cam, 0.0), sorted(settled))  # fmt: skip
             self._free_since.pop(cam, None)
