@@ -44,6 +44,9 @@ class App:
         self._coordinator: Any = None
         self._analytics_coordinator: Any = None
         self._frames: Any = None
+        self._responder: Any = None
+        self._directory: Any = None
+        self._tenants: dict[str, str] = {}
         self._relay_secret = ""
         self._dsn = ""
         self._maintenance: list[threading.Thread] = []
@@ -85,6 +88,9 @@ class App:
         if self._frames is not None:
             self._frames.stop()
             self._frames = None
+        if self._responder is not None:
+            self._responder.stop()
+            self._responder = None
         if self._relay is not None:
             self._relay.stop()
             self._relay = None
@@ -256,6 +262,7 @@ class App:
 
         committer = Committer(self.index(), self.stores(), self.clock, self.sealer())
         targets, live_only = self._camera_targets(sim_urls)
+        self._tenants = {t.camera_id: t.tenant for t in targets + live_only}
         hub = None
         if self.config.live.enabled:
             from ingest.live.hub import LiveHub
@@ -288,29 +295,40 @@ class App:
         """This worker's share of the cameras, through NATS (docs/design/cluster.md)."""
         from vms.db.live import register_ptz, register_relays
 
-        relay_url = (self.config.live.relay_url or self._relay.url) if self._relay else None
+        directory, tenants = self._directory, self._tenants
 
         def on_start(camera_id: str) -> None:
             ingest.start_camera(camera_id, takeover=True)
-            if relay_url is not None:
-                with self.database().connection() as conn:
-                    register_relays(conn, relay_url, [s for s in streams if s[0] == camera_id])
+            if directory is not None:
+                mine = [s for s in streams if s[0] == camera_id]
+                with self.database().connection() as conn:  # the catalogue (DbLocator)
+                    register_relays(conn, directory.relay_url, mine)
                     if camera_id in self._ptz_targets:
-                        register_ptz(conn, relay_url, [camera_id])
+                        register_ptz(conn, directory.relay_url, [camera_id])
+                directory.hold(
+                    camera_id, tenants[camera_id], [s[1] for s in mine],
+                    camera_id in self._ptz_targets,
+                )  # fmt: skip
 
-        if self._hub is not None:
+        def on_stop(camera_id: str, reason: Any) -> None:
+            if directory is not None:
+                directory.drop(camera_id)
+            ingest.stop_camera(camera_id, reason)
+
+        c = self.config.cluster
+        assert c.nats_url is not None
+        if self._hub is not None and directory is not None:
             from vms.cluster.frames import FramePublisher
+            from vms.cluster.locator import RelayResponder
 
-            c = self.config.cluster
-            assert c.nats_url is not None
             running = ingest.running
             self._frames = FramePublisher(
-                c.nats_url, c.bucket_prefix, self._hub, lambda cam: cam in running()
+                self.nats_url(), c.bucket_prefix, self._hub, lambda cam: cam in running()
             )
             self._frames.start()
-        self._coordinator = self._coordinate(
-            "ingest", ingest.cameras(), on_start, ingest.stop_camera
-        )
+            self._responder = RelayResponder(self.nats_url(), c.bucket_prefix, directory)
+            self._responder.start()
+        self._coordinator = self._coordinate("ingest", ingest.cameras(), on_start, on_stop)
         return self._coordinator
 
     def _coordinate(
@@ -331,7 +349,7 @@ class App:
         pins = {cam.id: cam.site for cam in self.config.cameras}
         slots = [CameraSlot(cam, pins.get(cam)) for cam in cameras]
         prefix = c.bucket_prefix if role == "ingest" else f"{c.bucket_prefix}-{role}"
-        store = NatsLeases(c.nats_url, prefix, c.lease_ttl_s, self.worker_id)
+        store = NatsLeases(self.nats_url(), prefix, c.lease_ttl_s, self.worker_id)
         settings = LeaseSettings(ttl_s=c.lease_ttl_s, margin_s=c.lease_margin_s)
         me = Worker(self.worker_id, c.site)
         coordinator = Coordinator(store, me, slots, on_start, on_stop, settings)
@@ -357,6 +375,7 @@ class App:
         from ingest.live.relay import LiveRelay
         from ingest.live.server import RelayServer
         from ingest.ptz import PtzGateway
+        from vms.cluster.locator import RelayDirectory
         from vms.db.audit import AuditLog
         from vms.db.live import live_refusal, register_ptz, register_relays
         from vms.db.scope import open_async_pool
@@ -386,9 +405,16 @@ class App:
         )
         self._relay.start()
         url = live.relay_url or self._relay.url
+        self._directory = RelayDirectory(url, self.worker_id)
         with self.database().connection() as conn:
             register_relays(conn, url, streams)
-            register_ptz(conn, url, ptz.cameras())
+            register_ptz(conn, url, [c for c in ptz.cameras() if any(s[0] == c for s in streams)])
+        tenants = self._tenants
+        for camera_id in sorted({s[0] for s in streams}):
+            names = [s[1] for s in streams if s[0] == camera_id]
+            self._directory.hold(
+                camera_id, tenants[camera_id], names, camera_id in self._ptz_targets
+            )
         logger.info("live relay: %s (%d stream(s))", self._relay.url, len(streams))
         return self._relay
 
@@ -470,7 +496,7 @@ class App:
 
         hub = self._hub  # ingest in this process: decode what it pulls, no second session
         cluster = self.config.cluster
-        nats_url = cluster.nats_url  # several workers: pictures from the camera's holder
+        nats_url = cluster.connect_url()  # several workers: pictures from the camera's holder
 
         def source(camera_id: str, stream: str, url: str, masks: Any = ()) -> CameraSource:
             frames = None
@@ -591,6 +617,7 @@ class App:
             self.data_dir / "tls",
             live=self.config.live,
             relay_secret=self.relay_secret(),
+            locator=self._locator(),
             evidence=Evidence(
                 self.config.exports, self.reader(), self.export_dir, self.signer().public_pem()
             ),
@@ -599,6 +626,25 @@ class App:
         logger.info("console: %s/", self._web.url)
         self._every(REPORT_CHECK_S, self.monthly_reports)
         return self._web
+
+    def nats_url(self) -> str:
+        """The NATS servers with this installation's credentials (never logged)."""
+        url = self.config.cluster.connect_url()
+        assert url is not None
+        return url
+
+    def _locator(self) -> Any:
+        """How this web server finds the relay holding a camera: NATS with several
+        workers, this process's relay in ``vms serve``, else the database's
+        announcements (vms.cluster.locator)."""
+        from vms.cluster.locator import LocalLocator, NatsLocator
+
+        c = self.config.cluster
+        if c.nats_url is not None:
+            return NatsLocator(self.nats_url(), c.bucket_prefix)
+        if self._directory is not None:
+            return LocalLocator(self._directory)
+        return None
 
     def dsn(self) -> str:
         """The database's connection string (the embedded server started if need be)."""

@@ -7,9 +7,13 @@ in the config. Errors reach the user in French, naming the field.
 
 from __future__ import annotations
 
+import os
+import re
 import tomllib
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Literal
+from urllib.parse import quote
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -162,6 +166,16 @@ class ClusterConfig(_Model):
         description="A worker that cannot renew a lease stops recording the camera this "
         "long before the lease expires (no two workers record one camera).",
     )  # fmt: skip
+    nats_user: str | None = Field(
+        None, max_length=255, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$",
+        description="NATS user of the program (the server's authorization block); set "
+        "together with nats_password_env. Unset: connect without credentials.",
+    )  # fmt: skip
+    nats_password_env: str | None = Field(
+        None, max_length=128, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",
+        description="Environment variable holding the NATS user's password (letters, "
+        "digits and - . _ ~ only); set together with nats_user.",
+    )  # fmt: skip
 
     @model_validator(mode="after")
     def _margin(self) -> ClusterConfig:
@@ -169,6 +183,69 @@ class ClusterConfig(_Model):
             raise ValueError("cluster.lease_margin_s ne doit pas dépasser la moitié de "
                              "cluster.lease_ttl_s")  # fmt: skip
         return self
+
+    @model_validator(mode="after")
+    def _nats_credentials(self) -> ClusterConfig:
+        if (self.nats_user is None) != (self.nats_password_env is None):
+            raise ValueError("cluster.nats_user et cluster.nats_password_env vont ensemble : "
+                             "définissez les deux ou aucun")  # fmt: skip
+        return self
+
+    def connect_url(self, environ: Mapping[str, str] | None = None) -> str | None:
+        """``nats_url`` with ``user:password@`` in each of its comma-separated server
+        URLs, the password read from ``nats_password_env`` in ``environ`` (default: the
+        process environment); ``nats_url`` as is without credentials; None without
+        ``nats_url``. The result holds a secret: never log it (``redacted``).
+
+        nats-py (2.16) sends the URL's user and password as written, without decoding
+        percent escapes: a quoted character would reach the server quoted and be
+        refused. The password is therefore restricted to characters that quoting leaves
+        as they are (letters, digits, ``-._~``); anything else is refused here rather
+        than failing later as an authorization violation."""
+        if self.nats_url is None:
+            return None
+        if self.nats_user is None or self.nats_password_env is None:
+            return self.nats_url
+        env = os.environ if environ is None else environ
+        password = env.get(self.nats_password_env, "")
+        if not password:
+            raise invalid(msg("cluster.nats_password_missing", env=self.nats_password_env))
+        if not _URL_SAFE.fullmatch(password):
+            raise invalid(msg("cluster.nats_password_charset", env=self.nats_password_env))
+        userinfo = f"{quote(self.nats_user, safe='')}:{quote(password, safe='')}@"
+        return ",".join(_with_userinfo(u, userinfo) for u in self.nats_url.split(","))
+
+
+_URL_SAFE = re.compile(r"[A-Za-z0-9._~-]+")
+
+
+def _with_userinfo(url: str, userinfo: str) -> str:
+    """``url`` (``scheme://host:port``, or ``host:port``: ``nats://``, as nats-py
+    assumes) with ``userinfo`` before its host, replacing any it already had."""
+    scheme, sep, rest = url.strip().partition("://")
+    if not sep:
+        scheme, sep, rest = "nats", "://", scheme
+    netloc, slash, path = rest.partition("/")
+    return f"{scheme}{sep}{userinfo}{netloc.rpartition('@')[2]}{slash}{path}"
+
+
+def redacted(url: str) -> str:
+    """``url`` (one URL, or several separated by commas) with the secret of its user
+    information replaced by ``***`` (the password; a lone token entirely), for logs."""
+    out = []
+    for part in url.split(","):
+        scheme, sep, rest = part.partition("://")
+        if not sep:
+            scheme, rest = "", scheme
+        netloc, slash, path = rest.partition("/")
+        userinfo, at, host = netloc.rpartition("@")
+        if not at:
+            out.append(part)
+            continue
+        user, colon, _ = userinfo.partition(":")
+        masked = f"{user}:***" if colon else "***"
+        out.append(f"{scheme}{sep}{masked}@{host}{slash}{path}")
+    return ",".join(out)
 
 
 class RetentionConfig(_Model):

@@ -28,6 +28,14 @@ MESSAGES: dict[str, str] = {
         "Chiffrement activé mais clé maîtresse absente : définissez la variable "
         "d'environnement {env} ou le fichier {path}."
     ),
+    "cluster.nats_password_missing": (
+        "Secret manquant pour NATS (cluster.nats_user) : définissez la variable "
+        "d'environnement {env}."
+    ),
+    "cluster.nats_password_charset": (
+        "Mot de passe NATS refusé (variable d'environnement {env}) : seuls les lettres, "
+        "chiffres et les caractères - . _ ~ sont acceptés."
+    ),
     "crypto.master_key_invalid": "Clé maîtresse invalide : 32 octets encodés en base64 attendus.",
     "crypto.decrypt_failed": (
         "Déchiffrement impossible pour {key} : données altérées ou mauvaise clé."

@@ -506,6 +506,10 @@ def test_two_web_nodes_reach_the_worker_that_holds_a_camera(
         assert _live_frames(node_b, two, camera) >= 10
         # the holder dies: the camera moves, the other node finds its new relay
         workers.kill9(held[camera])
+        # until another worker takes it: 503, which the console's player retries
+        whep = f"{node_b.url}/api/v1/cameras/{camera}/live/main/whep"
+        r = two.post(whep, data=b"v=0\r\n", headers={"Content-Type": "application/sdp"})
+        assert r.status_code == 503 and "aucun serveur" in r.text, r.text
         wait_for(
             f"{camera} taken over",
             lambda: owners(nats_server.url).get(camera) not in (None, held[camera]),
@@ -513,6 +517,9 @@ def test_two_web_nodes_reach_the_worker_that_holds_a_camera(
         )  # fmt: skip
         time.sleep(2)
         assert _live_frames(node_a, one, camera) >= 10
+        # web nodes ask the holder over NATS, not the database's announcements
+        node_a.sql("UPDATE live_relays SET relay_url = 'https://127.0.0.1:9'")
+        assert _live_frames(node_b, two, camera) >= 10
 
         # an export asked on node A, produced by a background worker, fetched on node B
         workers.start("bg", role="worker")

@@ -32,6 +32,7 @@ import av
 import nats
 import nats.errors
 
+from vms.cluster import servers
 from vms.media.queue import KeyframeQueue
 
 log = logging.getLogger(__name__)
@@ -96,7 +97,10 @@ class FramePublisher:
         self._loop = asyncio.get_running_loop()
         self._stop = asyncio.Event()
         nc = await nats.connect(
-            self.url, name="vms-frames-out", max_reconnect_attempts=-1, reconnect_time_wait=0.5
+            servers(self.url),
+            name="vms-frames-out",
+            max_reconnect_attempts=-1,
+            reconnect_time_wait=0.5,
         )
         self._nc = nc
         try:
@@ -175,7 +179,7 @@ def nats_frames(
         async def open_() -> tuple[Any, asyncio.Task[None]]:
             try:
                 nc = await nats.connect(
-                    url, name=f"vms-frames-in-{camera_id}", max_reconnect_attempts=-1,
+                    servers(url), name=f"vms-frames-in-{camera_id}", max_reconnect_attempts=-1,
                     reconnect_time_wait=0.5, pending_size=8 * 1024 * 1024,
                 )  # fmt: skip
             except (nats.errors.Error, TimeoutError) as err:  # the worker retries

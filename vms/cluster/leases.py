@@ -31,7 +31,9 @@ import nats.js.errors
 from nats.js.api import KeyValueConfig
 from nats.js.kv import KeyValue
 
+from vms.cluster import servers
 from vms.cluster.placement import Worker
+from vms.config import redacted
 
 log = logging.getLogger(__name__)
 
@@ -79,7 +81,7 @@ class NatsLeases:
 
     async def open(self) -> None:
         self._nc = await nats.connect(
-            self.url,
+            servers(self.url),
             name=self.name,
             connect_timeout=2,
             reconnect_time_wait=0.5,
@@ -116,7 +118,7 @@ class NatsLeases:
                 await self._nc.close()
 
     async def _disconnected(self) -> None:
-        log.warning("cluster: NATS connection lost (%s)", self.url)
+        log.warning("cluster: NATS connection lost (%s)", redacted(self.url))
 
     async def _reconnected(self) -> None:
         log.info("cluster: NATS connection back; reading the buckets again")
@@ -298,7 +300,7 @@ def current_owners(url: str, prefix: str = "vms") -> dict[str, str]:
     benchmarks; the workers keep a watched view instead)."""
 
     async def read() -> dict[str, str]:
-        nc = await nats.connect(url, connect_timeout=2, max_reconnect_attempts=1)
+        nc = await nats.connect(servers(url), connect_timeout=2, max_reconnect_attempts=1)
         try:
             kv = await nc.jetstream().key_value(f"{prefix}-cameras")
             try:

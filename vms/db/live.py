@@ -57,13 +57,14 @@ async def any_relay_url(conn: Conn) -> str | None:
     return str(row["relay_url"]) if row else None
 
 
-async def relay_url(conn: Conn, camera_id: str, stream: str) -> str | None:
+async def relays_of(conn: Conn, camera_id: str) -> list[tuple[str, str]]:
+    """(stream, relay url) announced for a camera, the latest announcement first."""
     cur = await conn.execute(
-        "SELECT relay_url FROM live_relays WHERE camera_id = %s AND stream = %s",
-        (camera_id, stream),
+        "SELECT stream, relay_url FROM live_relays WHERE camera_id = %s "
+        "ORDER BY updated_at DESC, stream",
+        (camera_id,),
     )
-    row = await cur.fetchone()
-    return str(row["relay_url"]) if row else None
+    return [(str(r["stream"]), str(r["relay_url"])) for r in await cur.fetchall()]
 
 
 async def live_refusal(

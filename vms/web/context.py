@@ -8,6 +8,7 @@ from pathlib import Path
 from aiohttp import ClientSession, web
 from psycopg_pool import AsyncConnectionPool
 
+from vms.cluster.locator import Locator
 from vms.config import ExportConfig, LiveConfig, WebConfig
 from vms.db.audit import AuditLog
 from vms.domain.clock import Clock
@@ -33,6 +34,8 @@ class Services:
     """Shared with the ingest workers' live relays (empty: live disabled)."""
     http: ClientSession | None = None
     """Client for the calls to the relays."""
+    locator: Locator | None = None
+    """Finds the relay of the ingest worker holding a camera (vms.cluster.locator)."""
     exports: ExportConfig = field(default_factory=lambda: ExportConfig.model_validate({}))
     reader: SegmentReader | None = None
     """Reads recorded segments (playback, thumbnails); None: no replica reachable here."""

@@ -11,6 +11,7 @@ import aiohttp
 from aiohttp import web
 
 from vms.aio import ServerThread, bound_port, stop_runner
+from vms.cluster.locator import DbLocator, Locator
 from vms.config import ExportConfig, LiveConfig, WebConfig
 from vms.db.audit import AuditLog
 from vms.db.scope import open_async_pool
@@ -51,8 +52,10 @@ class WebServer(ServerThread):
         relay_secret: str = "",
         evidence: Evidence | None = None,
         analytics_models: dict[str, list[str]] | None = None,
+        locator: Locator | None = None,
     ) -> None:
         super().__init__()
+        self.locator = locator
         self.analytics_models = analytics_models or {}
         self.evidence = evidence or Evidence()
         self.config = config
@@ -74,6 +77,7 @@ class WebServer(ServerThread):
     async def serve(self) -> None:
         pool = await open_async_pool(self.dsn, 1, 8)
         http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=20, connect=5))
+        locator = self.locator or DbLocator(pool)
         try:
             policy = PasswordPolicy(
                 min_length=self.config.password_min_length,
@@ -91,6 +95,7 @@ class WebServer(ServerThread):
                 live=self.live,
                 relay_secret=self.relay_secret,
                 http=http,
+                locator=locator,
                 exports=self.evidence.config,
                 reader=self.evidence.reader,
                 export_dir=self.evidence.export_dir,
@@ -108,5 +113,6 @@ class WebServer(ServerThread):
             await self.stopped()
             await stop_runner(runner)
         finally:
+            await locator.close()
             await http.close()
             await pool.close()

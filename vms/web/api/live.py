@@ -64,13 +64,17 @@ def stream_of(request: web.Request) -> str:
 
 async def relay_of(request: web.Request, camera_id: str, tenant: str, stream: str) -> str:
     svc = services(request)
-    if not svc.relay_secret or svc.http is None:
+    if not svc.relay_secret or svc.http is None or svc.locator is None:
         raise unavailable("Le direct n'est pas activé sur ce serveur.")
-    async with scoped(svc.pool, {tenant}) as conn:
-        url = await live.relay_url(conn, camera_id, stream)
-    if url is None:
+    holding = await svc.locator.locate(camera_id, tenant)
+    if holding is None:  # no worker holds it now (starting, or moving to another worker)
+        raise unavailable(
+            "Cette caméra n'est reprise par aucun serveur d'acquisition pour le moment : "
+            "nouvelle tentative dans quelques secondes."
+        )
+    if stream not in holding.streams:
         raise not_found(f"Le flux « {stream} » de cette caméra n'est pas disponible en direct.")
-    return url
+    return holding.relay_url
 
 
 def watcher_header(

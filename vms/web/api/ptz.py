@@ -88,13 +88,12 @@ async def _ptz_camera(request: web.Request) -> tuple[Caller, dict[str, Any], str
     caller = caller_of(request)
     row = await camera_for(request, caller, Action.PTZ)
     svc = services(request)
-    if not svc.relay_secret or svc.http is None:
+    if not svc.relay_secret or svc.http is None or svc.locator is None:
         raise precondition("Le pilotage des caméras n'est pas activé sur ce serveur.")
-    async with scoped(svc.pool, {str(row["tenant"])}) as conn:
-        relay = await live.ptz_relay_url(conn, str(row["id"]))
-    if relay is None:
-        raise not_found("Cette caméra n'est pas orientable (PTZ).")
-    return caller, row, relay
+    holding = await svc.locator.locate(str(row["id"]), str(row["tenant"]))
+    if holding is None or not holding.ptz:
+        raise not_found("Cette caméra n'est pas orientable (PTZ) ou n'est pas joignable.")
+    return caller, row, holding.relay_url
 
 
 async def _serialise(conn: Conn, camera_id: str) -> None:
@@ -242,8 +241,7 @@ async def onvif_probe(request: web.Request) -> web.StreamResponse:
     if not tenants:
         await refuse(request, caller, "droit d'administration des caméras requis")
     body = await body_of(request, ProbeRequest)
-    async with scoped(svc.pool, tenants) as conn:
-        relay = await live.any_relay_url(conn)
+    relay = await svc.locator.any_relay(tenants) if svc.locator else None
     if relay is None or not svc.relay_secret:
         raise precondition("Aucun serveur d'acquisition disponible pour interroger la caméra.")
     audit = {"adresse": body.address, "utilisateur": body.username}
@@ -280,8 +278,7 @@ async def onvif_discover(request: web.Request) -> web.StreamResponse:
     tenants = visible_tenants(caller.principal, {Action.ADMIN_CAMERAS}, svc.clock.now().date())
     if not tenants:
         await refuse(request, caller, "droit d'administration des caméras requis")
-    async with scoped(svc.pool, tenants) as conn:
-        relay = await live.any_relay_url(conn)
+    relay = await svc.locator.any_relay(tenants) if svc.locator else None
     if relay is None or not svc.relay_secret:
         raise precondition("Aucun serveur d'acquisition disponible pour la découverte.")
     result = await _relay(request, relay, "/relay/v1/onvif/discover", {})
