@@ -32,6 +32,14 @@ MESSAGES: dict[str, str] = {
         "Secret manquant pour NATS (cluster.nats_user) : définissez la variable "
         "d'environnement {env}."
     ),
+    "cluster.bus_refused": (
+        "Le bus NATS refuse les identifiants de ce serveur : vérifiez cluster.nats_user "
+        "et le mot de passe de la variable cluster.nats_password_env."
+    ),
+    "cluster.bus_silent": (
+        "Le bus NATS ne répond pas après {seconds} s : vérifiez cluster.nats_url et "
+        "que le serveur NATS (JetStream) fonctionne."
+    ),
     "cluster.nats_password_charset": (
         "Mot de passe NATS refusé (variable d'environnement {env}) : seuls les lettres, "
         "chiffres et les caractères - . _ ~ sont acceptés."

@@ -14,8 +14,11 @@ from nats.aio.client import Client as NatsClient
 from nats.js.api import KeyValueConfig
 
 from tests.fixtures.nats import NATS_TEST_PASSWORD, NATS_TEST_USER, NatsAuthServer, running_nats
+from vms.cluster.coordinator import Coordinator, LeaseSettings
 from vms.cluster.leases import NatsLeases
+from vms.cluster.placement import CameraSlot, Worker
 from vms.config import ClusterConfig
+from vms.errors import ErrorKind, VmsError
 
 pytestmark = pytest.mark.integration
 
@@ -115,3 +118,21 @@ def test_authorization_from_an_included_file(tmp_path: Path) -> None:
         assert asyncio.run(_kv_roundtrip(url)) == b"worker-a"
         with pytest.raises(nats.errors.Error, match="Authorization Violation"):
             asyncio.run(_kv_roundtrip(base))
+
+
+def test_a_worker_with_a_wrong_password_says_so(nats_server_auth: NatsAuthServer) -> None:
+    """`vms ingest` with credentials NATS refuses stops with a French message naming the
+    settings to check, not a silent wait."""
+    url = _cluster(nats_server_auth.url, nats_server_auth.user).connect_url(
+        {PASSWORD_ENV: "not-the-password"}
+    )
+    assert url is not None
+    store = NatsLeases(url, "auth", ttl_s=5.0, name="auth-test")
+    coordinator = Coordinator(
+        store, Worker("w1", None), [CameraSlot("cam1", None)], lambda c: None,
+        lambda c, cause: None, LeaseSettings(ttl_s=5.0, margin_s=1.5),
+    )  # fmt: skip
+    with pytest.raises(VmsError, match="refuse les identifiants") as err:
+        coordinator.start(timeout_s=4)
+    assert err.value.kind is ErrorKind.UNAVAILABLE
+    assert "not-the-password" not in err.value.message

@@ -33,6 +33,8 @@ from typing import Any
 from vms.cluster.leases import LeaseStoreUnavailable, NatsLeases
 from vms.cluster.placement import CameraSlot, Worker, plan
 from vms.domain.model import GapCause
+from vms.errors import unavailable
+from vms.messages import msg
 
 log = logging.getLogger(__name__)
 
@@ -101,7 +103,9 @@ class Coordinator:
     def start(self, timeout_s: float = 15.0) -> None:
         self._thread.start()
         if not self._started.wait(timeout_s):
-            raise TimeoutError("cluster: no answer from the bus")
+            if getattr(self.store, "refused", False):
+                raise unavailable(msg("cluster.bus_refused"))
+            raise unavailable(msg("cluster.bus_silent", seconds=round(timeout_s)))
         if self._error is not None:
             raise self._error
 

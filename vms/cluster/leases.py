@@ -76,6 +76,8 @@ class NatsLeases:
         self.alive_s = max(2.0, ttl_s / 2)
         self._watch_tasks: list[asyncio.Task[None]] = []
         self.synced = asyncio.Event()
+        self.refused = False
+        """The server refused the credentials at the last attempt."""
 
     # -- connection --------------------------------------------------------------
 
@@ -92,6 +94,7 @@ class NatsLeases:
             disconnected_cb=self._disconnected,
             error_cb=self._error,
         )
+        self.refused = False
         js = self._nc.jetstream(timeout=self.request_timeout_s)
         marker = max(1.0, self.ttl_s / 2)
         self._workers_kv = await self._bucket(js, f"{self.prefix}-workers", marker)
@@ -121,11 +124,18 @@ class NatsLeases:
         log.warning("cluster: NATS connection lost (%s)", redacted(self.url))
 
     async def _reconnected(self) -> None:
+        self.refused = False
         log.info("cluster: NATS connection back; reading the buckets again")
         await self._watch()
 
     async def _error(self, err: Exception) -> None:
-        log.debug("cluster: NATS: %s", err)
+        # nats-py reports a refused login as a plain Error ("Authorization Violation")
+        if isinstance(err, nats.errors.AuthorizationError) or "authorization" in str(err).lower():
+            if not self.refused:
+                log.error("cluster: NATS refuses this worker's credentials (cluster.nats_user)")
+            self.refused = True  # until connected again
+        else:
+            log.debug("cluster: NATS: %s", err)
 
     # -- views -------------------------------------------------------------------
 
