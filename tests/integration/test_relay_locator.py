@@ -11,6 +11,7 @@ from collections.abc import Iterator
 import pytest
 
 from tests.fixtures.nats import NatsServer
+from tests.fixtures.s3 import free_port
 from vms.cluster.locator import Holding, NatsLocator, RelayDirectory, RelayResponder
 
 pytestmark = pytest.mark.integration
@@ -105,3 +106,18 @@ def test_any_relay_is_one_of_the_callers_perimeter(
     r1.stop()
     r2.stop()
     assert asyncio.run(ask({"commune-a", "commune-b"})) == [None]
+
+
+def test_a_web_node_without_the_bus_answers_nobody_instead_of_waiting() -> None:
+    """NATS down when a web node first asks: no holder (503), not a request that hangs."""
+    port = free_port()
+
+    async def ask() -> tuple[Holding | None, str | None]:
+        loc = NatsLocator(f"nats://127.0.0.1:{port}", "vms")
+        try:
+            return (await asyncio.wait_for(loc.locate("cam1", "commune-a"), 30),
+                    await asyncio.wait_for(loc.any_relay({"commune-a"}), 30))  # fmt: skip
+        finally:
+            await loc.close()
+
+    assert asyncio.run(ask()) == (None, None)

@@ -40,6 +40,7 @@ from vms.db.scope import scoped
 log = logging.getLogger(__name__)
 
 REQUEST_TIMEOUT_S = 2.0
+CONNECT_TIMEOUT_S = 5.0
 ANY_GROUP = "relays"
 
 
@@ -187,9 +188,14 @@ class NatsLocator:
             self._lock = asyncio.Lock()
         async with self._lock:
             if self._nc is None or self._nc.is_closed:
-                self._nc = await nats.connect(
-                    servers(self.url), name="vms-web-locator", connect_timeout=2,
-                    reconnect_time_wait=0.5, max_reconnect_attempts=-1,
+                # the client retries a first connection forever: bounded here, so that a
+                # request answers 503 while the bus is down (the next one tries again)
+                self._nc = await asyncio.wait_for(
+                    nats.connect(
+                        servers(self.url), name="vms-web-locator", connect_timeout=2,
+                        reconnect_time_wait=0.5, max_reconnect_attempts=-1,
+                    ),
+                    CONNECT_TIMEOUT_S,
                 )  # fmt: skip
             return self._nc
 
