@@ -22,7 +22,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from ingest.spool import ClosedSegment, remove
 from vms.domain.clock import Clock
@@ -187,7 +187,7 @@ class Committer:
                 )
         if not held:
             raise VmsError(ErrorKind.UNAVAILABLE, "aucune réplique disponible", meta.key)
-        end_at = meta.start_at + timedelta(microseconds=seg.duration_90k * 1_000_000 // 90_000)
+        end_at = seg.end_at
         record = SegmentRecord(
             camera_id=meta.camera_id,
             stream=meta.stream,

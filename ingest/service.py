@@ -58,6 +58,8 @@ class IngestService:
         segments = recover(self.spool_dir)
         for seg in segments:
             self.committer.commit_segment(seg)
+            if not close_runs:  # its run may have been closed by the worker that took over
+                self.index.extend_closed_run(seg.meta.run_id, seg.end_at)
         closed = self.index.close_dangling_runs(GapCause.CRASH) if close_runs else 0
         if segments or closed:
             logger.warning(

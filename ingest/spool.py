@@ -18,7 +18,7 @@ import json
 import logging
 import os
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -83,6 +83,10 @@ class ClosedSegment:
     frames: int
     duration_90k: int
     bytes: int
+
+    @property
+    def end_at(self) -> datetime:
+        return self.meta.start_at + timedelta(microseconds=self.duration_90k * 1_000_000 // 90_000)
 
 
 def _write_durable(path: Path, text: str) -> None:

@@ -297,6 +297,16 @@ def test_three_workers_share_48_cameras_fail_over_and_rebalance(
     recorded = first_segment_after(segments(pg_dsn), now() - timedelta(seconds=8))
     assert set(recorded) == cams  # all still recording
 
+    # w1 comes back: it commits what its spool held (before taking any camera); each
+    # failover gap then starts where the footage of the dead worker really stops
+    workers.start("w1")
+    wait_for("w1 back", lambda: "w1" in owners(nats_server.url).values(), 60, workers)
+    rows = segments(pg_dsn)
+    for cam, start, end, _ in failovers:
+        footage_end = max(e for c, s, e in rows if c == cam and s < end)
+        current = [g for g in gaps_since(pg_dsn, steady) if g[0] == cam and g[2] == end]
+        assert [(g[1], g[3]) for g in current] == [(footage_end, "failover")], (cam, start)
+
     workers.stop_all()
     assert overlaps(segments(pg_dsn)) == []
 

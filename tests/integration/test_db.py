@@ -90,6 +90,29 @@ def test_dangling_runs_are_closed_at_their_last_segment(pg_index: PgSegmentIndex
     assert pg_index.last_run_end("cam1", "main") == (T0 + timedelta(seconds=4), GapCause.CRASH)
 
 
+def test_a_late_segment_of_a_failed_over_run_shortens_the_failover_gap(
+    pg_index: PgSegmentIndex,
+) -> None:
+    """The worker that died had one segment in its spool: committed at its restart, the
+    run it belongs to ends later and the failover gap starts where footage stops."""
+    pg_index.upsert_camera(CameraRow("cam1", "commune-a", "Mairie", 15))
+    pg_index.open_run("cam1", "main", T0, run_id=7)
+    pg_index.add_segment(seg("cam1", T0, "k1", run_id=7))
+    assert pg_index.close_dangling_runs(GapCause.FAILOVER, "cam1") == 1
+    resumed = T0 + timedelta(seconds=12)  # the next worker's first segment
+    pg_index.add_gap(Gap("cam1", "main", T0 + timedelta(seconds=4), resumed, GapCause.FAILOVER))
+    pg_index.open_run("cam1", "main", resumed, run_id=8)
+
+    pg_index.add_segment(seg("cam1", T0 + timedelta(seconds=4), "k2", run_id=7))  # spool
+    assert pg_index.extend_closed_run(7, T0 + timedelta(seconds=8))
+    (gap,) = pg_index.gaps("cam1")
+    assert (gap.start_at, gap.end_at, gap.cause) == (
+        T0 + timedelta(seconds=8), resumed, GapCause.FAILOVER
+    )  # fmt: skip
+    assert not pg_index.extend_closed_run(7, T0 + timedelta(seconds=8))  # done already
+    assert not pg_index.extend_closed_run(8, T0 + timedelta(seconds=20))  # still open
+
+
 def test_purge_candidates_honour_retention_and_holds(pg_index: PgSegmentIndex) -> None:
     pg_index.upsert_camera(CameraRow("cam1", "commune-a", "Mairie", 15))
     pg_index.upsert_camera(CameraRow("cam2", "commune-b", "Port", 15))

@@ -117,6 +117,24 @@ class PgSegmentIndex:
             )
             return cur.rowcount
 
+    def extend_closed_run(self, run_id: int, end_at: datetime) -> bool:
+        with self._conn() as conn, conn.transaction():
+            row = conn.execute(
+                "SELECT camera_id, stream, end_at FROM runs WHERE id = %s "
+                "AND end_at IS NOT NULL AND end_at < %s FOR UPDATE",
+                (run_id, end_at),
+            ).fetchone()
+            if row is None:
+                return False
+            camera_id, stream, old_end = row
+            conn.execute("UPDATE runs SET end_at = %s WHERE id = %s", (end_at, run_id))
+            conn.execute(
+                "UPDATE gaps SET start_at = %s WHERE camera_id = %s AND stream = %s "
+                "AND start_at = %s AND end_at >= %s",
+                (end_at, camera_id, stream, old_end, end_at),
+            )
+            return True
+
     def add_gap(self, gap: Gap) -> None:
         with self._conn() as conn:
             conn.execute(

@@ -102,6 +102,12 @@ class SegmentIndex(Protocol):
         (or at their start when they have none). Returns how many were closed."""
         ...
 
+    def extend_closed_run(self, run_id: int, end_at: datetime) -> bool:
+        """A segment of a run another worker already closed (``failover``) was committed
+        late, from the spool of the worker that died: the run now ends at ``end_at``
+        and the gap that followed it starts there. False when nothing changed."""
+        ...
+
     def set_replicas(
         self, segment_id: int, start_at: datetime, replicas: Sequence[str]
     ) -> None: ...
