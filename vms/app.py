@@ -406,14 +406,14 @@ class App:
         self._relay.start()
         url = live.relay_url or self._relay.url
         self._directory = RelayDirectory(url, self.worker_id)
+        cameras = sorted({s[0] for s in streams})  # none with several workers: taken later
         with self.database().connection() as conn:
             register_relays(conn, url, streams)
-            register_ptz(conn, url, [c for c in ptz.cameras() if any(s[0] == c for s in streams)])
-        tenants = self._tenants
-        for camera_id in sorted({s[0] for s in streams}):
+            register_ptz(conn, url, [c for c in cameras if c in self._ptz_targets])
+        for camera_id in cameras:
             names = [s[1] for s in streams if s[0] == camera_id]
             self._directory.hold(
-                camera_id, tenants[camera_id], names, camera_id in self._ptz_targets
+                camera_id, self._tenants[camera_id], names, camera_id in self._ptz_targets
             )
         logger.info("live relay: %s (%d stream(s))", self._relay.url, len(streams))
         return self._relay

@@ -219,14 +219,22 @@ class ClusterConfig(_Model):
 _URL_SAFE = re.compile(r"[A-Za-z0-9._~-]+")
 
 
+def _split_userinfo(url: str) -> tuple[str, str | None, str]:
+    """``url`` as (``scheme://`` or "", its user information or None, the rest from the
+    host on)."""
+    scheme, sep, rest = url.strip().partition("://")
+    if not sep:
+        scheme, rest = "", scheme
+    netloc, slash, path = rest.partition("/")
+    userinfo, at, host = netloc.rpartition("@")
+    return f"{scheme}{sep}", userinfo if at else None, f"{host}{slash}{path}"
+
+
 def _with_userinfo(url: str, userinfo: str) -> str:
     """``url`` (``scheme://host:port``, or ``host:port``: ``nats://``, as nats-py
     assumes) with ``userinfo`` before its host, replacing any it already had."""
-    scheme, sep, rest = url.strip().partition("://")
-    if not sep:
-        scheme, sep, rest = "nats", "://", scheme
-    netloc, slash, path = rest.partition("/")
-    return f"{scheme}{sep}{userinfo}{netloc.rpartition('@')[2]}{slash}{path}"
+    head, _, tail = _split_userinfo(url)
+    return f"{head or 'nats://'}{userinfo}{tail}"
 
 
 def redacted(url: str) -> str:
@@ -234,17 +242,12 @@ def redacted(url: str) -> str:
     information replaced by ``***`` (the password; a lone token entirely), for logs."""
     out = []
     for part in url.split(","):
-        scheme, sep, rest = part.partition("://")
-        if not sep:
-            scheme, rest = "", scheme
-        netloc, slash, path = rest.partition("/")
-        userinfo, at, host = netloc.rpartition("@")
-        if not at:
+        head, userinfo, tail = _split_userinfo(part)
+        if userinfo is None:
             out.append(part)
             continue
         user, colon, _ = userinfo.partition(":")
-        masked = f"{user}:***" if colon else "***"
-        out.append(f"{scheme}{sep}{masked}@{host}{slash}{path}")
+        out.append(f"{head}{user + ':***' if colon else '***'}@{tail}")
     return ",".join(out)
 
 

@@ -103,7 +103,7 @@ class Coordinator:
     def start(self, timeout_s: float = 15.0) -> None:
         self._thread.start()
         if not self._started.wait(timeout_s):
-            if getattr(self.store, "refused", False):
+            if self.store.refused:
                 raise unavailable(msg("cluster.bus_refused"))
             raise unavailable(msg("cluster.bus_silent", seconds=round(timeout_s)))
         if self._error is not None:

@@ -85,23 +85,20 @@ class RelayDirectory:
     def __init__(self, relay_url: str, worker: str) -> None:
         self.relay_url = relay_url
         self.worker = worker
-        self._held: dict[str, Holding] = {}
-        self._tenant: dict[str, str] = {}
+        self._held: dict[str, tuple[Holding, str]] = {}  # camera -> (holding, commune)
         self._lock = threading.Lock()
         self.listeners: list[Any] = []
 
     def hold(self, camera_id: str, tenant: str, streams: list[str], ptz: bool) -> None:
         holding = Holding(self.relay_url, tuple(sorted(set(streams))), ptz, self.worker)
         with self._lock:
-            self._held[camera_id] = holding
-            self._tenant[camera_id] = tenant
+            self._held[camera_id] = (holding, tenant)
         for listener in list(self.listeners):
             listener(camera_id, holding)
 
     def drop(self, camera_id: str) -> None:
         with self._lock:
             had = self._held.pop(camera_id, None)
-            self._tenant.pop(camera_id, None)
         if had is not None:
             for listener in list(self.listeners):
                 listener(camera_id, None)
@@ -109,15 +106,16 @@ class RelayDirectory:
     def tenants(self) -> set[str]:
         """The communes of the cameras held."""
         with self._lock:
-            return set(self._tenant.values())
+            return {tenant for _, tenant in self._held.values()}
 
     def get(self, camera_id: str) -> Holding | None:
         with self._lock:
-            return self._held.get(camera_id)
+            entry = self._held.get(camera_id)
+        return entry[0] if entry else None
 
     def held(self) -> dict[str, Holding]:
         with self._lock:
-            return dict(self._held)
+            return {camera: holding for camera, (holding, _) in self._held.items()}
 
 
 class Locator(Protocol):
